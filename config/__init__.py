@@ -1,0 +1,230 @@
+"""Loading and validating ``sources.yaml`` (the network) and ``settings.yaml`` (this installation).
+
+Validation happens once, at load, and a mistake names the file, the library, the field and what
+was expected, so the IT person can fix it without reading code.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+KINDS = ("provincial", "district", "commune", "school")
+PROTOCOLS = ("oai", "z3950", "file")
+ENGINES = ("embedded", "opensearch", "elasticsearch")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+# Fields each protocol accepts besides the common ones; "*" marks required.
+PROTOCOL_FIELDS: dict[str, dict[str, bool]] = {
+    "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False},
+    "z3950": {"host": True, "port": True, "database": True, "syntax": False, "query": False,
+              "batch_size": False, "user": False, "password": False},
+    "file": {"path": True, "record_format": False},
+}
+COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s"}
+# How an OAI metadata prefix's payload is parsed by the normalizer.
+OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "oai_dc": "oai_dc"}
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, worded for the person who edits the YAML file."""
+
+
+@dataclass(frozen=True)
+class Library:
+    id: str
+    name: str
+    kind: str
+    protocol: str
+    schedule: str
+    parent: str | None = None
+    endpoint: str | None = None
+    metadata_prefix: str | None = None
+    set: str | None = None
+    record_format: str | None = None  # normalizer format: marcxml | oai_dc | iso2709
+    branches: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    timeout_s: float = 60.0
+    options: dict[str, Any] = field(default_factory=dict)  # protocol fields not named above
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    search_engine: str = "embedded"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    max_page_size: int = 100
+    harvest_max_retries: int = 5
+    harvest_backoff_s: float = 2.0
+    harvest_max_pages: int = 100_000  # guard against a provider that never stops
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    libraries: dict[str, Library]
+    sources_file: Path
+
+    def library(self, library_id: str) -> Library:
+        try:
+            return self.libraries[library_id]
+        except KeyError:
+            known = ", ".join(self.libraries) or "none"
+            raise ConfigError(f"{self.sources_file}: no library with id '{library_id}' (known: {known})") from None
+
+
+def default_config_dir() -> Path:
+    """``$UNIONCAT_CONFIG``, else ``./config`` when it holds a sources.yaml, else the bundled folder."""
+    if os.environ.get("UNIONCAT_CONFIG"):
+        return Path(os.environ["UNIONCAT_CONFIG"])
+    local = Path.cwd() / "config"
+    return local if (local / "sources.yaml").exists() else PACKAGE_DIR
+
+
+def load_config(config_dir: Path | str | None = None, sources: Path | str | None = None) -> Config:
+    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    sources_file = Path(sources) if sources else config_dir / "sources.yaml"
+    settings = load_settings(config_dir / "settings.yaml")
+    return Config(settings=settings, libraries=load_sources(sources_file), sources_file=sources_file)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_settings(path: Path) -> Settings:
+    raw = _read_yaml(path) if path.exists() else {}
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    allowed = {"data_dir", "search", "api", "harvest"}
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{path}: unknown setting '{key}' (expected one of {', '.join(sorted(allowed))})")
+    data_dir = os.environ.get("UNIONCAT_DATA_DIR") or raw.get("data_dir") or "../data"
+    data_dir = Path(data_dir)
+    if not data_dir.is_absolute():
+        data_dir = (path.parent / data_dir).resolve()
+    search, api, harvest = (raw.get(k) or {} for k in ("search", "api", "harvest"))
+    engine = os.environ.get("UNIONCAT_SEARCH_ENGINE") or search.get("engine", "embedded")
+    if engine not in ENGINES:
+        raise ConfigError(f"{path}: setting 'search.engine': expected one of {', '.join(ENGINES)}; got '{engine}'")
+    try:
+        return Settings(
+            data_dir=data_dir,
+            search_engine=engine,
+            api_host=str(api.get("host", "127.0.0.1")),
+            api_port=int(os.environ.get("UNIONCAT_PORT") or api.get("port", 8080)),
+            max_page_size=int(api.get("max_page_size", 100)),
+            harvest_max_retries=int(harvest.get("max_retries", 5)),
+            harvest_backoff_s=float(harvest.get("backoff_s", 2.0)),
+            harvest_max_pages=int(harvest.get("max_pages", 100_000)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
+
+
+def load_sources(path: Path) -> dict[str, Library]:
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("libraries"), list):
+        raise ConfigError(f"{path}: expected a top-level 'libraries:' list")
+    libraries: dict[str, Library] = {}
+    for position, entry in enumerate(raw["libraries"], start=1):
+        library = _library(path, position, entry)
+        if library.id in libraries:
+            raise ConfigError(f"{path}: library '{library.id}' is listed twice")
+        libraries[library.id] = library
+    for library in libraries.values():
+        if library.parent is not None and library.parent not in libraries:
+            raise ConfigError(
+                f"{path}: library '{library.id}', field 'parent': expected the id of another library "
+                f"in this file; got '{library.parent}'")
+    return libraries
+
+
+def _library(path: Path, position: int, entry: Any) -> Library:
+    where = f"{path}: library #{position}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping of fields, got {type(entry).__name__}")
+    library_id = entry.get("id")
+    if not isinstance(library_id, str) or not _ID.match(library_id):
+        raise ConfigError(f"{where}, field 'id': expected a short id of lower-case letters, digits and '-' "
+                          f"(e.g. tv-kim-son); got {library_id!r}")
+    where = f"{path}: library '{library_id}'"
+
+    def fail(name: str, expected: str) -> ConfigError:
+        return ConfigError(f"{where}, field '{name}': expected {expected}; got {entry.get(name)!r}")
+
+    protocol = entry.get("protocol")
+    if protocol not in PROTOCOLS:
+        raise fail("protocol", "one of " + ", ".join(PROTOCOLS))
+    specific = PROTOCOL_FIELDS[protocol]
+    for name in entry:
+        if name not in COMMON_FIELDS and name not in specific:
+            allowed = ", ".join(sorted(COMMON_FIELDS | specific.keys()))
+            raise ConfigError(f"{where}: unknown field '{name}' for protocol {protocol} (allowed: {allowed})")
+    for name, required in specific.items():
+        if required and entry.get(name) in (None, ""):
+            raise ConfigError(f"{where}, field '{name}': required for protocol {protocol}")
+    if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+        raise fail("name", "the library's name, e.g. Thư viện huyện Kim Sơn")
+    if entry.get("kind") not in KINDS:
+        raise fail("kind", "one of " + ", ".join(KINDS))
+    schedule = entry.get("schedule", "0 2 * * *")
+    try:
+        CronTrigger.from_crontab(str(schedule))
+    except ValueError as exc:
+        raise ConfigError(f"{where}, field 'schedule': expected a cron expression like '0 2 * * *' "
+                          f"(minute hour day month weekday); got {schedule!r} ({exc})") from None
+    branches = entry.get("branches") or {}
+    if not isinstance(branches, dict) or not all(isinstance(v, str) for v in branches.values()):
+        raise fail("branches", "a mapping of branch code to branch name, e.g. {TRUNGTAM: Trụ sở chính}")
+    if protocol == "oai" and not str(entry["endpoint"]).startswith(("http://", "https://")):
+        raise fail("endpoint", "an http:// or https:// URL of the OAI-PMH base URL")
+    record_format = entry.get("record_format")
+    if protocol == "oai" and record_format is None:
+        record_format = OAI_FORMATS.get(entry["metadata_prefix"])
+        if record_format is None:
+            raise ConfigError(
+                f"{where}, field 'metadata_prefix': unioncat reads {', '.join(OAI_FORMATS)}; got "
+                f"{entry['metadata_prefix']!r} (or set 'record_format' to marcxml or oai_dc)")
+    if record_format not in (None, "marcxml", "oai_dc", "iso2709"):
+        raise fail("record_format", "one of marcxml, oai_dc, iso2709")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail("enabled", "true or false")
+    try:
+        timeout_s = float(entry.get("timeout_s", 60))
+    except (TypeError, ValueError):
+        raise fail("timeout_s", "a number of seconds") from None
+    known = {"endpoint", "metadata_prefix", "set", "record_format"}
+    return Library(
+        id=library_id,
+        name=entry["name"].strip(),
+        kind=entry["kind"],
+        protocol=protocol,
+        schedule=str(schedule),
+        parent=entry.get("parent"),
+        endpoint=entry.get("endpoint"),
+        metadata_prefix=entry.get("metadata_prefix"),
+        set=entry.get("set"),
+        record_format=record_format,
+        branches={str(k): v for k, v in branches.items()},
+        enabled=enabled,
+        timeout_s=timeout_s,
+        options={k: v for k, v in entry.items() if k in specific and k not in known},
+    )

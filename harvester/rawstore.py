@@ -1,0 +1,264 @@
+"""The raw store: every harvested record exactly as received, plus per-source harvest state.
+
+The catalogue can be rebuilt and re-normalized from here without harvesting again. Each change
+(new record, new content, new deletion) gets the next value of a global sequence number, so the
+pipeline downstream only reads what changed since its cursor; a record harvested again with the
+same content hash keeps its sequence number and is not re-processed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_records (
+    id TEXT PRIMARY KEY,            -- "<source>:<identifier at the source>"
+    source TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    format TEXT NOT NULL,           -- normalizer format: marcxml | oai_dc | iso2709
+    datestamp TEXT,                 -- the source's datestamp, as sent
+    deleted INTEGER NOT NULL DEFAULT 0,
+    sets TEXT NOT NULL DEFAULT '[]',
+    content_hash TEXT NOT NULL,
+    body BLOB,
+    harvested_at TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS raw_records_seq ON raw_records(seq);
+CREATE INDEX IF NOT EXISTS raw_records_source ON raw_records(source, deleted);
+CREATE TABLE IF NOT EXISTS harvest_state (
+    source TEXT PRIMARY KEY,
+    last_success_response_date TEXT,  -- the server's responseDate when the last full listing began
+    last_success_at TEXT,             -- local time it ended
+    checkpoint TEXT                   -- JSON: the listing in progress (token, params, counts)
+);
+CREATE TABLE IF NOT EXISTS harvest_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    outcome TEXT NOT NULL DEFAULT 'running',  -- running | ok | failed | interrupted
+    mode TEXT,                                -- full | incremental | resumed
+    pages INTEGER NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    quarantined INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    identifier TEXT,                 -- when the bad item is a single record
+    reason TEXT NOT NULL,
+    body BLOB,                       -- what was received, unchanged
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_hash(body: bytes | None, deleted: bool) -> str:
+    return "deleted" if deleted else hashlib.sha256(body or b"").hexdigest()
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    id: str
+    source: str
+    identifier: str
+    format: str
+    datestamp: str | None
+    deleted: bool
+    content_hash: str
+    body: bytes | None
+    seq: int
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    def add(self, other: "Counts") -> None:
+        for name in ("added", "updated", "deleted", "unchanged", "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class RawStore:
+    """SQLite in WAL mode: one writer at a time, readers never blocked."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- records ---------------------------------------------------------------------------
+    def store_page(self, source: str, items: list[dict], checkpoint: dict | None,
+                   quarantined: list[dict] = ()) -> Counts:
+        """Store one page of records and its checkpoint in one transaction.
+
+        ``items``: dicts with identifier, format, datestamp, deleted, sets, body. Saving the
+        checkpoint with the page is what makes an interrupted harvest resume without loss.
+        """
+        counts = Counts()
+        now = utc_now()
+        with self._lock, self._transaction():
+            seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM raw_records").fetchone()[0]
+            for item in items:
+                record_id = f"{source}:{item['identifier']}"
+                deleted = bool(item.get("deleted"))
+                body = None if deleted else item["body"]
+                digest = content_hash(body, deleted)
+                row = self.db.execute("SELECT content_hash, deleted FROM raw_records WHERE id = ?",
+                                      (record_id,)).fetchone()
+                if row is not None and row[0] == digest:
+                    counts.unchanged += 1
+                    self.db.execute("UPDATE raw_records SET datestamp = ?, harvested_at = ? WHERE id = ?",
+                                    (item.get("datestamp"), now, record_id))
+                    continue
+                if row is None and deleted:
+                    counts.deleted += 1  # a tombstone for a record we never had: keep it, it is news
+                elif row is None:
+                    counts.added += 1
+                elif deleted:
+                    counts.deleted += 1
+                else:
+                    counts.updated += 1
+                seq += 1
+                self.db.execute(
+                    "INSERT INTO raw_records (id, source, identifier, format, datestamp, deleted, sets,"
+                    " content_hash, body, harvested_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(id) DO UPDATE SET format=excluded.format, datestamp=excluded.datestamp,"
+                    " deleted=excluded.deleted, sets=excluded.sets, content_hash=excluded.content_hash,"
+                    " body=excluded.body, harvested_at=excluded.harvested_at, seq=excluded.seq",
+                    (record_id, source, item["identifier"], item["format"], item.get("datestamp"),
+                     int(deleted), json.dumps(item.get("sets") or []), digest, body, now, seq))
+            for bad in quarantined:
+                self._quarantine(source, bad.get("identifier"), bad["reason"], bad.get("body"))
+                counts.quarantined += 1
+            if checkpoint is not None:
+                self._set_state(source, checkpoint=json.dumps(checkpoint))
+        return counts
+
+    def changes_since(self, seq: int, batch: int = 1000) -> Iterator[RawRecord]:
+        """Records whose content changed after ``seq``, in sequence order."""
+        while True:
+            rows = self.db.execute(
+                "SELECT id, source, identifier, format, datestamp, deleted, content_hash, body, seq"
+                " FROM raw_records WHERE seq > ? ORDER BY seq LIMIT ?", (seq, batch)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield RawRecord(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8])
+            seq = rows[-1][8]
+
+    def get(self, record_id: str) -> RawRecord | None:
+        row = self.db.execute(
+            "SELECT id, source, identifier, format, datestamp, deleted, content_hash, body, seq"
+            " FROM raw_records WHERE id = ?", (record_id,)).fetchone()
+        return RawRecord(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8]) if row else None
+
+    def max_seq(self) -> int:
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM raw_records").fetchone()[0]
+
+    def count(self, source: str | None = None, deleted: bool = False) -> int:
+        if source is None:
+            return self.db.execute("SELECT count(*) FROM raw_records WHERE deleted = ?", (int(deleted),)).fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM raw_records WHERE source = ? AND deleted = ?",
+                               (source, int(deleted))).fetchone()[0]
+
+    # -- quarantine --------------------------------------------------------------------------
+    def quarantine(self, source: str, identifier: str | None, reason: str, body: bytes | None) -> None:
+        with self._lock, self._transaction():
+            self._quarantine(source, identifier, reason, body)
+
+    def _quarantine(self, source, identifier, reason, body) -> None:
+        self.db.execute("INSERT INTO quarantine (source, identifier, reason, body, created_at) VALUES (?,?,?,?,?)",
+                        (source, identifier, reason, body, utc_now()))
+
+    def quarantined(self, source: str | None = None) -> list[dict]:
+        sql = "SELECT id, source, identifier, reason, length(body), created_at FROM quarantine"
+        rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id",
+                               (source,) if source else ()).fetchall()
+        return [dict(zip(("id", "source", "identifier", "reason", "size", "created_at"), r)) for r in rows]
+
+    # -- harvest state and history -------------------------------------------------------------
+    def state(self, source: str) -> dict:
+        row = self.db.execute("SELECT last_success_response_date, last_success_at, checkpoint FROM harvest_state"
+                              " WHERE source = ?", (source,)).fetchone()
+        if row is None:
+            return {"last_success_response_date": None, "last_success_at": None, "checkpoint": None}
+        return {"last_success_response_date": row[0], "last_success_at": row[1],
+                "checkpoint": json.loads(row[2]) if row[2] else None}
+
+    def finish_listing(self, source: str, response_date: str) -> None:
+        """A listing reached its end: remember where the next incremental harvest starts."""
+        with self._lock, self._transaction():
+            self._set_state(source, last_success_response_date=response_date, last_success_at=utc_now(),
+                            checkpoint=None)
+
+    def _set_state(self, source: str, **values) -> None:
+        self.db.execute("INSERT INTO harvest_state (source) VALUES (?) ON CONFLICT(source) DO NOTHING", (source,))
+        for name, value in values.items():
+            self.db.execute(f"UPDATE harvest_state SET {name} = ? WHERE source = ?", (value, source))
+
+    def start_run(self, source: str, mode: str) -> int:
+        with self._lock, self._transaction():
+            # a run still marked 'running' belongs to a process that died: say so
+            self.db.execute("UPDATE harvest_runs SET outcome = 'interrupted', ended_at = ?,"
+                            " error = 'the harvesting process stopped before the run ended'"
+                            " WHERE source = ? AND outcome = 'running'", (utc_now(), source))
+            return self.db.execute("INSERT INTO harvest_runs (source, started_at, mode) VALUES (?,?,?)",
+                                   (source, utc_now(), mode)).lastrowid
+
+    def update_run(self, run_id: int, counts: Counts, pages: int, outcome: str = "running",
+                   error: str | None = None) -> None:
+        with self._lock, self._transaction():
+            self.db.execute(
+                "UPDATE harvest_runs SET pages=?, added=?, updated=?, deleted=?, unchanged=?, quarantined=?,"
+                " outcome=?, error=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
+                (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
+                 outcome, error, outcome, utc_now(), run_id))
+
+    def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
+        cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
+                "deleted", "unchanged", "quarantined", "error")
+        sql = f"SELECT {', '.join(cols)} FROM harvest_runs"
+        rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id DESC LIMIT ?",
+                               ((source,) if source else ()) + (limit,)).fetchall()
+        return [dict(zip(cols, r)) for r in rows]
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,95 @@
+"""The canonical record: what every source format is turned into, and what the index is fed.
+
+Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) so the catalogue
+can store them and re-read them without the original bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Holding statuses, from the Koha 952 rules in shared/PEERS.md.
+AVAILABLE = "available"
+ON_LOAN = "on_loan"
+NOT_FOR_LOAN = "not_for_loan"
+LOST = "lost"
+WITHDRAWN = "withdrawn"
+UNKNOWN = "unknown"
+STATUSES = (AVAILABLE, ON_LOAN, NOT_FOR_LOAN, LOST, WITHDRAWN, UNKNOWN)
+
+
+@dataclass
+class SourceContext:
+    """What the normalizer needs to know about where a record came from (no I/O behind it)."""
+
+    library: str  # library id from sources.yaml, e.g. "tv-tinh"
+    record_id: str  # namespaced identifier, e.g. "tv-tinh:oai:koha:123"
+    branch_map: dict[str, str] = field(default_factory=dict)  # Koha branch code -> branch name
+
+
+@dataclass
+class Author:
+    name: str  # NFC, as catalogued minus trailing punctuation ("Nguyễn Du", "Burkholder, Conrad")
+    kind: str = "person"  # person | corporate | meeting
+    role: str | None = None  # relator term or code ($e / $4), if any
+    dates: str | None = None  # $d, e.g. "1766-1820"
+
+
+@dataclass
+class Holding:
+    library: str  # library id (the source)
+    branch: str | None = None  # branch name via the source's branch map (code when unmapped)
+    branch_code: str | None = None
+    location: str | None = None  # shelving location
+    call_number: str | None = None
+    barcode: str | None = None
+    status: str = UNKNOWN  # one of STATUSES
+    due_date: str | None = None  # ISO date when on loan
+
+
+@dataclass
+class CanonicalRecord:
+    record_id: str
+    library: str
+    format: str  # marcxml | iso2709 | oai_dc
+    title: str = ""  # 245 $a$b$n$p joined, NFC
+    title_sort: str = ""  # title without non-filing characters (245 ind2), for sorting and keys
+    responsibility: str | None = None  # 245 $c
+    authors: list[Author] = field(default_factory=list)
+    isbns: list[str] = field(default_factory=list)  # valid, as ISBN-13
+    invalid_isbns: list[str] = field(default_factory=list)  # as found, never used for matching
+    issns: list[str] = field(default_factory=list)
+    system_numbers: list[str] = field(default_factory=list)  # 035 $a
+    edition: str | None = None
+    publisher: str | None = None
+    place: str | None = None
+    year: int | None = None
+    date_text: str | None = None  # the date as catalogued (260/264 $c, dc:date)
+    extent: str | None = None  # 300 $a
+    pages: int | None = None
+    languages: list[str] = field(default_factory=list)  # ISO 639-2/B codes, e.g. "vie"
+    subjects: list[str] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)
+    material_type: str = "other"  # book | serial | map | score | sound | video | image | computer | mixed | other
+    call_number: str | None = None
+    holdings: list[Holding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the normalizer repaired or doubted
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CanonicalRecord":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["authors"] = [Author(**a) for a in values.get("authors", [])]
+        values["holdings"] = [Holding(**h) for h in values.get("holdings", [])]
+        return cls(**values)
+
+
+class RejectedRecord(ValueError):
+    """A record that cannot be turned into a canonical record; ``reason`` is for a person to read."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,90 @@
+"""Shared test helpers: paths, a config written to a temp folder, a free port, a running API."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(folder: Path, libraries: list[dict], **settings) -> Path:
+    """A config folder (sources.yaml + settings.yaml) with its data directory inside ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = {"data_dir": str(folder / "data"), "harvest": {"max_retries": 2, "backoff_s": 0.05}}
+    for key, value in settings.items():
+        base[key] = value
+    (folder / "settings.yaml").write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
+    (folder / "sources.yaml").write_text(yaml.safe_dump({"libraries": libraries}, allow_unicode=True),
+                                         encoding="utf-8")
+    return folder
+
+
+def oai_library(library_id: str, endpoint: str, prefix: str = "oai_dc", **extra) -> dict:
+    entry = {"id": library_id, "name": f"Thư viện {library_id}", "kind": "district", "protocol": "oai",
+             "endpoint": endpoint, "metadata_prefix": prefix, "schedule": "0 2 * * *"}
+    entry.update(extra)
+    return entry
+
+
+class ApiServer:
+    """``unioncat serve`` as a real process, as a user would run it."""
+
+    def __init__(self, config_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(config_dir / "serve.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), "serve", "--port", str(self.port)],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+            if self.process.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"the API did not start: {(config_dir / 'serve.log').read_text(errors='replace')}")
+
+    def get(self, path: str, **params) -> requests.Response:
+        return requests.get(self.url + path, params=params, timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def api_server():
+    servers = []
+
+    def start(config_dir: Path) -> ApiServer:
+        server = ApiServer(config_dir)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

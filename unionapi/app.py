@@ -1,0 +1,176 @@
+"""The JSON API over the union catalogue (Flask). Pages for people come in a later issue."""
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from importlib import resources
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from normalizer.records import STATUSES
+from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
+from unionapi.services import Services
+
+MATERIAL_TYPES = ("book", "serial", "map", "score", "sound", "video", "image", "computer", "mixed", "other")
+SEARCH_PARAMS = {"q", "library", "year_from", "year_to", "lang", "type", "available", "page", "size"}
+_LANG = re.compile(r"^[a-z]{3}$")
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def create_app(services: Services) -> Flask:
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    config = services.config
+    libraries = config.libraries
+
+    def library_ref(library_id: str) -> dict:
+        library = libraries.get(library_id)
+        return {"id": library_id, "name": library.name if library else library_id}
+
+    @app.errorhandler(BadRequest)
+    def bad_request(exc: BadRequest):
+        return jsonify(error="bad_request", message=exc.message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+
+    @app.get("/api/health")
+    def health():
+        return jsonify(status="ok", engine=services.engine.name, entries=services.engine.count())
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        return app.response_class(resources.files("unionapi").joinpath("openapi.json").read_bytes(),
+                                  mimetype="application/json")
+
+    @app.get("/api/search")
+    def search():
+        search_request = parse_search(request.args, config.settings.max_page_size, libraries)
+        result = services.engine.search(search_request)
+        hits = []
+        for hit in result.hits:
+            hits.append({**hit, "libraries": [library_ref(i) for i in hit["libraries"]],
+                         "available_libraries": [library_ref(i) for i in hit["available_libraries"]],
+                         "url": f"/api/records/{hit['id']}"})
+        facets = dict(result.facets)
+        facets["library"] = [{**f, "label": library_ref(f["value"])["name"]} for f in facets["library"]]
+        return jsonify(query=search_echo(search_request), total=result.total, page=search_request.page,
+                       size=search_request.size, hits=hits, facets=facets)
+
+    @app.get("/api/records/<entry_id>")
+    def record(entry_id: str):
+        members = services.catalogue.members(entry_id)
+        if not members:
+            return jsonify(error="not_found", message=f"no union entry with id '{entry_id}'"), 404
+        document = summary(entry_document(entry_id, members))
+        document["libraries"] = [library_ref(i) for i in document["libraries"]]
+        document["available_libraries"] = [library_ref(i) for i in document["available_libraries"]]
+        document["members"] = [{**m.to_dict(), "library_name": library_ref(m.library)["name"]} for m in members]
+        document["holdings"] = group_holdings(members, services, library_ref)
+        return jsonify(document)
+
+    @app.get("/api/libraries")
+    def network():
+        counts = services.catalogue.record_counts()
+        out = []
+        for library in libraries.values():
+            state = services.raw.state(library.id)
+            runs = services.raw.runs(library.id, limit=1)
+            out.append({"id": library.id, "name": library.name, "kind": library.kind, "parent": library.parent,
+                        "protocol": library.protocol, "enabled": library.enabled,
+                        "last_success": state["last_success_at"],
+                        "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error")}
+                                     if runs else None),
+                        "record_count": counts.get(library.id, 0)})
+        return jsonify(libraries=out)
+
+    return app
+
+
+def parse_search(args, max_size: int, libraries) -> SearchRequest:
+    unknown = sorted(set(args) - SEARCH_PARAMS)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SEARCH_PARAMS))}")
+
+    def integer(name: str, low: int, high: int) -> int | None:
+        value = args.get(name)
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"-?\d{1,9}", value.strip()):
+            raise BadRequest(f"'{name}' must be a whole number; got '{value}'")
+        number = int(value)
+        if not low <= number <= high:
+            raise BadRequest(f"'{name}' must be between {low} and {high}; got {number}")
+        return number
+
+    def many(name: str) -> list[str]:
+        return [v.strip() for value in args.getlist(name) for v in value.split(",") if v.strip()]
+
+    q = args.get("q", "")
+    if len(q) > 1000:
+        raise BadRequest("'q' is longer than 1000 characters")
+    page = integer("page", 1, MAX_RESULT_WINDOW) or 1
+    size = min(integer("size", 1, 10_000) or 20, max_size)
+    if page * size > MAX_RESULT_WINDOW:
+        raise BadRequest(f"page {page} of size {size} goes deeper than the first {MAX_RESULT_WINDOW} results; "
+                         "narrow the search instead")
+    library = many("library")
+    for value in library:
+        if value not in libraries:
+            raise BadRequest(f"unknown library '{value}'; see /api/libraries for the ids")
+    lang = many("lang")
+    for value in lang:
+        if not _LANG.match(value):
+            raise BadRequest(f"'lang' takes ISO 639-2 codes such as vie or eng; got '{value}'")
+    types = many("type")
+    for value in types:
+        if value not in MATERIAL_TYPES:
+            raise BadRequest(f"unknown type '{value}'; one of {', '.join(MATERIAL_TYPES)}")
+    year_from, year_to = integer("year_from", 0, 9999), integer("year_to", 0, 9999)
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise BadRequest(f"'year_from' ({year_from}) is after 'year_to' ({year_to})")
+    available = args.get("available", "").lower()
+    if available not in ("", "0", "1", "true", "false"):
+        raise BadRequest(f"'available' must be true or false; got '{available}'")
+    return SearchRequest(q=q, library=library, lang=lang, type=types, year_from=year_from, year_to=year_to,
+                         available=available in ("1", "true"), page=page, size=size)
+
+
+def search_echo(r: SearchRequest) -> dict:
+    return {"q": r.q, "library": r.library, "lang": r.lang, "type": r.type, "year_from": r.year_from,
+            "year_to": r.year_to, "available": r.available}
+
+
+def group_holdings(members, services: Services, library_ref) -> list[dict]:
+    """Holdings of all members, by library then branch, with when each library was last harvested."""
+    grouped: "OrderedDict[str, OrderedDict[str, list]]" = OrderedDict()
+    for member in members:
+        for holding in member.holdings:
+            branches = grouped.setdefault(holding.library, OrderedDict())
+            branches.setdefault(holding.branch or "", []).append(holding)
+    out = []
+    for library_id, branches in grouped.items():
+        state = services.raw.state(library_id)
+        branch_list = []
+        for branch, holdings in branches.items():
+            items = [{"location": h.location, "call_number": h.call_number, "barcode": h.barcode,
+                      "status": h.status, "due_date": h.due_date} for h in holdings
+                     if h.status != "unknown" or h.call_number or h.barcode or h.location]
+            counts = {status: sum(1 for h in holdings if h.status == status) for status in STATUSES}
+            branch_list.append({"branch": branch or None, "items": items,
+                                "counts": {k: v for k, v in counts.items() if v}})
+        out.append({**library_ref(library_id), "as_of": state["last_success_at"], "branches": branch_list})
+    return out
+
+
+def load_openapi() -> dict:
+    return json.loads(resources.files("unionapi").joinpath("openapi.json").read_text("utf-8"))

@@ -1,0 +1,160 @@
+"""The catalogue: normalized records grouped into union entries, what the index is built from.
+
+Kept in its own SQLite file beside the raw store: it can always be thrown away and rebuilt from
+the raw store. Entries touched by a change are marked ``dirty`` in the same transaction as the
+change, so an indexing step that dies half-way is simply run again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from normalizer.records import CanonicalRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,            -- the raw store's namespaced id
+    source TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    raw_seq INTEGER NOT NULL,
+    data TEXT NOT NULL,             -- CanonicalRecord as JSON
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS records_entry ON records(entry_id);
+CREATE INDEX IF NOT EXISTS records_source ON records(source);
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    dirty INTEGER NOT NULL DEFAULT 1   -- 0 = in the index as it is; else a stamp of the last change
+);
+CREATE INDEX IF NOT EXISTS entries_dirty ON entries(dirty) WHERE dirty != 0;
+CREATE TABLE IF NOT EXISTS rejected (
+    record_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    raw_seq INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+
+
+def entry_id_for(record_id: str) -> str:
+    """A stable entry id from the record that founded it, so links survive a rebuild."""
+    return hashlib.blake2b(record_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+class Catalogue:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing (the pipeline) --------------------------------------------------------------
+    def apply(self, upserts: Iterable[tuple[CanonicalRecord, int]], deletions: Iterable[str],
+              rejections: Iterable[tuple[str, str, int, str]], cursor: int) -> None:
+        """Apply one batch of normalizer output and advance the cursor, all or nothing."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for record, raw_seq in upserts:
+                    row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record.record_id,)).fetchone()
+                    entry = row[0] if row else entry_id_for(record.record_id)
+                    self.db.execute(
+                        "INSERT INTO records (id, source, entry_id, raw_seq, data) VALUES (?,?,?,?,?)"
+                        " ON CONFLICT(id) DO UPDATE SET raw_seq=excluded.raw_seq, data=excluded.data,"
+                        " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                        (record.record_id, record.library, entry, raw_seq,
+                         json.dumps(record.to_dict(), ensure_ascii=False)))
+                    self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
+                    self._touch(entry, cursor)
+                for record_id in deletions:
+                    row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
+                    self.db.execute("DELETE FROM records WHERE id = ?", (record_id,))
+                    self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
+                    if row:
+                        self._touch(row[0], cursor)
+                for record_id, source, raw_seq, reason in rejections:
+                    self.db.execute(
+                        "INSERT INTO rejected (record_id, source, raw_seq, reason) VALUES (?,?,?,?)"
+                        " ON CONFLICT(record_id) DO UPDATE SET raw_seq=excluded.raw_seq, reason=excluded.reason,"
+                        " created_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", (record_id, source, raw_seq, reason))
+                self.db.execute("INSERT INTO cursors (name, seq) VALUES ('normalize', ?)"
+                                " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq", (cursor,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _touch(self, entry_id: str, stamp: int) -> None:
+        stamp = max(stamp, 1)
+        self.db.execute("INSERT INTO entries (id, dirty) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET dirty = ?",
+                        (entry_id, stamp, stamp))
+
+    def cursor(self) -> int:
+        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'normalize'").fetchone()
+        return row[0] if row else 0
+
+    def reset(self) -> None:
+        """Forget everything normalized (the raw store is untouched): the next run re-normalizes all."""
+        with self._lock:
+            self.db.executescript("BEGIN; DELETE FROM records; DELETE FROM rejected; DELETE FROM cursors;"
+                                  " UPDATE entries SET dirty = 1 WHERE dirty = 0; COMMIT;")
+
+    def dirty_entries(self) -> list[tuple[str, int]]:
+        """(entry id, change stamp) pairs still to be written to the index."""
+        return self.db.execute("SELECT id, dirty FROM entries WHERE dirty != 0 ORDER BY id").fetchall()
+
+    def mark_all_dirty(self) -> None:
+        with self._lock:
+            self.db.execute("UPDATE entries SET dirty = 1 WHERE dirty = 0")
+
+    def mark_clean(self, entries: list[tuple[str, int]]) -> None:
+        """After the index committed them; an entry changed again meanwhile stays dirty."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            for entry_id, stamp in entries:
+                self.db.execute("UPDATE entries SET dirty = 0 WHERE id = ? AND dirty = ?", (entry_id, stamp))
+                self.db.execute("DELETE FROM entries WHERE id = ? AND dirty = 0 AND NOT EXISTS"
+                                " (SELECT 1 FROM records WHERE entry_id = ?)", (entry_id, entry_id))
+            self.db.execute("COMMIT")
+
+    # -- reading (index, API) ------------------------------------------------------------------
+    def members(self, entry_id: str) -> list[CanonicalRecord]:
+        rows = self.db.execute("SELECT data FROM records WHERE entry_id = ? ORDER BY id", (entry_id,))
+        return [CanonicalRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def members_of(self, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
+        found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
+        for start in range(0, len(entry_ids), 500):
+            chunk = entry_ids[start:start + 500]
+            rows = self.db.execute(f"SELECT entry_id, data FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})"
+                                   " ORDER BY id", chunk)
+            for entry_id, data in rows:
+                found[entry_id].append(CanonicalRecord.from_dict(json.loads(data)))
+        return found
+
+    def all_entry_ids(self) -> Iterator[str]:
+        yield from (r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records ORDER BY entry_id").fetchall())
+
+    def record_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT source, count(*) FROM records GROUP BY source").fetchall())
+
+    def entry_count(self) -> int:
+        return self.db.execute("SELECT count(DISTINCT entry_id) FROM records").fetchone()[0]
+
+    def rejected(self, source: str | None = None) -> list[dict]:
+        sql = "SELECT record_id, source, raw_seq, reason, created_at FROM rejected"
+        rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY record_id",
+                               (source,) if source else ())
+        return [dict(zip(("record_id", "source", "raw_seq", "reason", "created_at"), r)) for r in rows]

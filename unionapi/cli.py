@@ -1,0 +1,135 @@
+"""``unioncat``: harvest the network, build the union catalogue, serve it."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from config import ConfigError, load_config
+
+log = logging.getLogger("unioncat")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="unioncat", description="Union catalogue of a library network: harvest, normalize, index, serve.")
+    parser.add_argument("--config", metavar="DIR", help="folder with sources.yaml and settings.yaml "
+                        "(default: $UNIONCAT_CONFIG, else ./config)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the stores and the index live "
+                        "(default: data_dir in settings.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    harvest = commands.add_parser("harvest", help="harvest libraries, then update the catalogue and the index",
+                                  description="Harvest the named libraries (default: every enabled one), then "
+                                              "normalize what changed and update the search index.")
+    harvest.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids from sources.yaml")
+    harvest.add_argument("--full", action="store_true", help="list everything again instead of what changed "
+                         "since the last harvest (also drops an interrupted harvest's checkpoint)")
+    harvest.add_argument("--no-index", action="store_true", help="only fill the raw store")
+
+    index = commands.add_parser("index", help="normalize pending records and update the search index",
+                                description="Bring the catalogue and the index up to date with the raw store.")
+    index.add_argument("--rebuild", action="store_true", help="re-normalize every raw record and rebuild the "
+                       "whole index (search keeps answering from the old index until the new one is committed)")
+
+    serve = commands.add_parser("serve", help="serve the API with a production WSGI server (waitress)")
+    serve.add_argument("--host", help="address to listen on (default: api.host in settings.yaml)")
+    serve.add_argument("--port", type=int, help="port (default: api.port in settings.yaml)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+
+    demo = commands.add_parser("demo", help="run the bundled demo network: providers, harvest, index, API",
+                               description="Start four demo OAI-PMH providers on 127.0.0.1 (a provincial library, "
+                                           "two district libraries and a school), harvest them, build the union "
+                                           "catalogue and serve it until Ctrl-C.")
+    demo.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
+    demo.add_argument("--records", type=int, default=5200, help="size of the generated network (default 5200)")
+    demo.add_argument("--no-serve", action="store_true", help="stop after building the catalogue")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    for noisy in ("urllib3", "waitress.queue", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.data_dir:
+        os.environ["UNIONCAT_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    try:
+        if args.command == "demo":
+            from unionapi.demo.run import run_demo
+            return run_demo(args)
+        config = load_config(args.config)
+        return {"harvest": cmd_harvest, "index": cmd_index, "serve": cmd_serve}[args.command](config, args)
+    except ConfigError as exc:
+        print(f"unioncat: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unioncat: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+def cmd_harvest(config, args) -> int:
+    from unionapi.services import Services
+    ids = args.libraries or [lib.id for lib in config.libraries.values() if lib.enabled]
+    libraries = [config.library(library_id) for library_id in ids]
+    services = Services.open(config)
+    try:
+        failed = harvest_and_update(services, libraries, full=args.full, update_index=not args.no_index)
+    finally:
+        services.close()
+    return 1 if failed else 0
+
+
+def harvest_and_update(services, libraries, full: bool = False, update_index: bool = True) -> list[str]:
+    """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
+    from harvester import harvest_library
+    from unionapi.pipeline import index_changes, normalize_changes
+    failed = []
+    for library in libraries:
+        result = harvest_library(library, services.raw, services.config.settings, full=full)
+        if result.outcome != "ok":
+            failed.append(library.id)
+    if update_index:
+        normalize_changes(services.config, services.raw, services.catalogue)
+        index_changes(services.catalogue, services.engine)
+    for library_id in failed:
+        log.error("%s: harvest failed (see the message above); records harvested before the failure are kept "
+                  "and the next run continues from its checkpoint", library_id)
+    return failed
+
+
+def cmd_index(config, args) -> int:
+    from unionapi.pipeline import index_changes, normalize_changes
+    from unionapi.services import Services
+    services = Services.open(config)
+    try:
+        if args.rebuild:
+            services.catalogue.reset()
+        normalize_changes(config, services.raw, services.catalogue)
+        count = index_changes(services.catalogue, services.engine, rebuild=args.rebuild)
+        log.info("index up to date (%d entries written); %d entries searchable", count, services.engine.count())
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_serve(config, args) -> int:
+    from unionapi.services import Services
+    services = Services.open(config, read_only=True)
+    host = args.host or config.settings.api_host
+    port = args.port or config.settings.api_port
+    serve_forever(services, host, port, args.threads)
+    return 0
+
+
+def serve_forever(services, host: str, port: int, threads: int = 8) -> None:
+    import waitress
+    from unionapi.app import create_app
+    app = create_app(services)
+    log.info("serving the union catalogue at http://%s:%d/api/search?q=... (Ctrl-C to stop)", host, port)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="unioncat")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Demo network: synthetic Vietnamese library catalogues and the OAI-PMH providers that serve them."""

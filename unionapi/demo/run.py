@@ -1,0 +1,76 @@
+"""``unioncat demo``: generate the demo network, serve it over OAI-PMH, harvest, index, serve the API."""
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from config import PACKAGE_DIR, Config, load_settings, load_sources
+
+log = logging.getLogger("unioncat.demo")
+
+
+def demo_config(config_dir: Path | None = None) -> Config:
+    """The demo's sources with the normal settings, its data in a ``demo`` folder of the data directory."""
+    config_dir = Path(config_dir) if config_dir else PACKAGE_DIR
+    settings = load_settings(config_dir / "settings.yaml")
+    if not os.environ.get("UNIONCAT_DATA_DIR"):
+        settings = type(settings)(**{**settings.__dict__, "data_dir": settings.data_dir / "demo"})
+    sources_file = config_dir / "demo-sources.yaml"
+    return Config(settings=settings, libraries=load_sources(sources_file), sources_file=sources_file)
+
+
+def write_provider_data(folder: Path, records: int) -> dict[str, Path]:
+    """Generate the network once (fixed seed); reuse the files on later runs."""
+    from unionapi.demo.network import DEMO_SEED, generate_network, save_records
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / f"generated-{DEMO_SEED}-{records}"
+    paths = {}
+    if not marker.exists():
+        log.info("generating the demo network (%d records, seed %d)", records, DEMO_SEED)
+        for library_id, library_records in generate_network(DEMO_SEED, records).items():
+            save_records(folder / f"{library_id}.jsonl", library_records)
+        marker.touch()
+    for path in folder.glob("*.jsonl"):
+        paths[path.stem] = path
+    return paths
+
+
+def run_demo(args) -> int:
+    from unionapi.cli import harvest_and_update, serve_forever
+    from unionapi.demo.provider import start_provider
+    from unionapi.services import Services
+
+    config = demo_config(Path(args.config) if args.config else None)
+    data_dir = Path(config.settings.data_dir)
+    data_files = write_provider_data(data_dir / "providers", args.records)
+    with ExitStack() as stack:
+        for library in config.libraries.values():
+            port = urlsplit(library.endpoint).port
+            formats = "marc21,oai_dc" if library.metadata_prefix == "marc21" else "oai_dc"
+            try:
+                provider = start_provider(data_files[library.id], port=port, name=library.name, formats=formats)
+            except OSError as exc:
+                log.error("cannot start the demo provider for %s on port %s: %s. Is another demo running? "
+                          "Stop it, or change the ports in %s", library.id, port, exc, config.sources_file)
+                return 1
+            stack.callback(provider.stop)
+            log.info("%s: OAI-PMH provider for %s at %s", library.id, library.name, provider.url)
+        services = Services.open(config)
+        stack.callback(services.close)
+        failed = harvest_and_update(services, list(config.libraries.values()))
+        log.info("the union catalogue holds %d entries from %d records", services.engine.count(),
+                 sum(services.catalogue.record_counts().values()))
+        if failed:
+            log.error("demo harvest failed for %s", ", ".join(failed))
+            return 1
+        if args.no_serve:
+            return 0
+        base = f"http://127.0.0.1:{args.port}"
+        print(f"\nunioncat demo is running: {base}/api/search?q=truyen+kieu\n"
+              f"  libraries: {base}/api/libraries   API description: {base}/api/openapi.json\n"
+              f"Press Ctrl-C to stop.\n", flush=True)
+        serve_forever(services, "127.0.0.1", args.port)
+    return 0

@@ -1,0 +1,96 @@
+"""raw store -> normalizer -> catalogue -> index: the one-way flow after every harvest.
+
+Each step reads only what changed since its last run (the raw store's sequence numbers, the
+catalogue's dirty entries), so a harvest that brought nothing new costs next to nothing, and a
+step that died half-way is finished by running it again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from config import Config
+from harvester.rawstore import RawStore
+from normalizer import normalize
+from normalizer.records import RejectedRecord, SourceContext
+from unionapi.catalogue import Catalogue
+from unionapi.search import entry_document
+
+log = logging.getLogger("unioncat.pipeline")
+BATCH = 1000
+
+
+@dataclass
+class NormalizeReport:
+    normalized: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)  # the first few, for the log
+
+
+def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue) -> NormalizeReport:
+    """Normalize every raw record that changed since the catalogue's cursor."""
+    report = NormalizeReport()
+    cursor = catalogue.cursor()
+    pending = raw.max_seq() - cursor
+    if pending <= 0:
+        return report
+    log.info("normalizing %d changed records", pending)
+    started = time.monotonic()
+    upserts, deletions, rejections = [], [], []
+    last_seq = cursor
+    for record in raw.changes_since(cursor):
+        last_seq = record.seq
+        if record.deleted:
+            deletions.append(record.id)
+        else:
+            library = config.libraries.get(record.source)
+            ctx = SourceContext(library=record.source, record_id=record.id,
+                                branch_map=dict(library.branches) if library else {})
+            try:
+                upserts.append((normalize(record.body, record.format, ctx), record.seq))
+            except RejectedRecord as exc:
+                rejections.append((record.id, record.source, record.seq, exc.reason))
+                if len(report.reasons) < 5:
+                    report.reasons.append(f"{record.id}: {exc.reason}")
+        if len(upserts) + len(deletions) + len(rejections) >= BATCH:
+            _apply(catalogue, report, upserts, deletions, rejections, last_seq)
+            log.info("normalized %d of %d", report.normalized + report.deleted + report.rejected, pending)
+    _apply(catalogue, report, upserts, deletions, rejections, last_seq)
+    log.info("normalized %d records, %d deletions, %d rejected (kept with their reason) in %.1f s",
+             report.normalized, report.deleted, report.rejected, time.monotonic() - started)
+    for reason in report.reasons:
+        log.warning("rejected: %s", reason)
+    return report
+
+
+def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:
+    catalogue.apply(upserts, deletions, rejections, cursor)
+    report.normalized += len(upserts)
+    report.deleted += len(deletions)
+    report.rejected += len(rejections)
+    upserts.clear(), deletions.clear(), rejections.clear()
+
+
+def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
+    """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many."""
+    if rebuild:
+        catalogue.mark_all_dirty()
+    dirty = catalogue.dirty_entries()
+    if not dirty:
+        return 0
+    log.info("indexing %d changed entries%s", len(dirty), " (full rebuild)" if rebuild else "")
+    started = time.monotonic()
+    documents, removed = [], []
+    for start in range(0, len(dirty), BATCH):
+        chunk = [entry_id for entry_id, _ in dirty[start:start + BATCH]]
+        for entry_id, members in catalogue.members_of(chunk).items():
+            if members:
+                documents.append(entry_document(entry_id, members))
+            else:
+                removed.append(entry_id)
+    engine.write(documents, removed, replace_all=rebuild)
+    catalogue.mark_clean(dirty)
+    log.info("indexed %d entries, removed %d, in %.1f s", len(documents), len(removed), time.monotonic() - started)
+    return len(dirty)

@@ -1,0 +1,115 @@
+"""Search: one entry document shape and one request/result shape for every engine.
+
+The embedded engine (tantivy) is the default; cluster engines implement the same two
+methods (``write`` and ``search``) over the same documents.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from normalizer.records import AVAILABLE, CanonicalRecord
+from normalizer.text import exact, fold
+
+MAX_QUERY_TERMS = 32
+MAX_RESULT_WINDOW = 10_000  # page * size may not go deeper than this
+YEAR_BUCKETS = [(None, 1975), (1975, 1990), (1990, 2000), (2000, 2010), (2010, 2020), (2020, None)]
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """Split text into the terms the index holds (alphanumeric runs, as tantivy's tokenizer does)."""
+    return _WORD.findall(text)
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    library: list[str] = field(default_factory=list)
+    lang: list[str] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    available: bool = False  # only entries with a copy on the shelf somewhere
+    page: int = 1
+    size: int = 20
+
+    def folded_terms(self) -> list[str]:
+        return words(fold(self.q))[:MAX_QUERY_TERMS]
+
+    def exact_terms(self) -> list[str]:
+        return words(exact(self.q))[:MAX_QUERY_TERMS]
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[dict]  # entry summaries, best first
+    facets: dict[str, list[dict]]  # name -> [{"value": ..., "count": n}]
+
+
+def _pick_representative(members: list[CanonicalRecord]) -> CanonicalRecord:
+    """The member whose description is fullest speaks for the entry (MARC over Dublin Core)."""
+    def richness(record: CanonicalRecord) -> tuple:
+        filled = sum(bool(v) for v in (record.title, record.authors, record.isbns, record.publisher,
+                                       record.year, record.subjects, record.extent, record.edition))
+        return (record.format != "oai_dc", filled, -len(record.record_id))
+    return max(members, key=richness)
+
+
+def _unique(values):
+    seen, out = set(), []
+    for value in values:
+        if value and value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
+    """What every engine indexes for one union entry: summary fields plus searchable text."""
+    best = _pick_representative(members)
+    ordered = [best] + [m for m in members if m is not best]
+    authors = _unique(a.name for m in ordered for a in m.authors)
+    subjects = _unique(s for m in ordered for s in m.subjects)
+    libraries = sorted({h.library for m in members for h in m.holdings} | {m.library for m in members})
+    available = sorted({h.library for m in members for h in m.holdings if h.status == AVAILABLE})
+    year = best.year if best.year is not None else next((m.year for m in ordered if m.year is not None), None)
+    titles = _unique(m.title for m in ordered)
+    other_text = _unique([best.responsibility or "", *(m.publisher or "" for m in ordered),
+                          *(s for m in ordered for s in m.series), *(m.edition or "" for m in ordered),
+                          *(m.call_number or "" for m in ordered), *(i for m in ordered for i in m.isbns)])
+    return {
+        "id": entry_id,
+        "title": best.title,
+        "title_sort": fold(best.title_sort or best.title),
+        "titles": titles,
+        "authors": authors,
+        "subjects": subjects,
+        "publisher": best.publisher,
+        "year": year,
+        "languages": _unique(lang for m in ordered for lang in m.languages),
+        "material_type": best.material_type,
+        "isbns": _unique(i for m in ordered for i in m.isbns),
+        "libraries": libraries,
+        "available_libraries": available,
+        "member_count": len(members),
+        "other_text": other_text,
+    }
+
+
+def summary(document: dict) -> dict:
+    """The part of an entry document a result list shows."""
+    keys = ("id", "title", "authors", "year", "publisher", "material_type", "languages", "isbns", "libraries",
+            "available_libraries", "member_count")
+    return {key: document[key] for key in keys}
+
+
+def open_engine(settings, read_only: bool = False):
+    """The engine named in the settings, with its files under the data directory."""
+    if settings.search_engine == "embedded":
+        from unionapi.search.embedded import EmbeddedEngine
+        return EmbeddedEngine(Path(settings.data_dir) / "index", read_only=read_only)
+    raise ValueError(f"search engine '{settings.search_engine}' is not available in this version; "
+                     "set search.engine: embedded in settings.yaml")

@@ -1,0 +1,30 @@
+"""Where each store lives under the data directory, opened once per process."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import Config
+from harvester.rawstore import RawStore
+from unionapi.catalogue import Catalogue
+from unionapi.search import open_engine
+
+
+@dataclass
+class Services:
+    config: Config
+    raw: RawStore
+    catalogue: Catalogue
+    engine: object
+
+    @classmethod
+    def open(cls, config: Config, read_only: bool = False) -> "Services":
+        data_dir = Path(config.settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(config=config, raw=RawStore(data_dir / "raw.sqlite3"),
+                   catalogue=Catalogue(data_dir / "catalogue.sqlite3"),
+                   engine=open_engine(config.settings, read_only=read_only))
+
+    def close(self) -> None:
+        self.raw.close()
+        self.catalogue.close()
