@@ -246,8 +246,13 @@ class OAIHarvester:
             try:
                 page = parse_page(data, library.record_format)
             except HarvestError as exc:
+                status = response.http_response.status_code
+                if status >= 400:
+                    exc = HarvestError(f"HTTP {status} from {library.endpoint} for {request}: "
+                                       f"{data[:200].decode('utf-8', 'replace').strip()!r}")
                 store.quarantine(library.id, None, f"page {checkpoint['pages'] + 1} ({request}): {exc}", data)
-                raise HarvestError(f"page {checkpoint['pages'] + 1} could not be read and was kept in quarantine: {exc}") from None
+                raise HarvestError(f"page {checkpoint['pages'] + 1} could not be read and was kept in quarantine "
+                                   f"(the next run retries it): {exc}") from None
             if page.error_code == "noRecordsMatch":
                 log.info("%s: nothing new (noRecordsMatch)", library.id)
             elif page.error_code == "badResumptionToken" and checkpoint["token"] and not restarted:
