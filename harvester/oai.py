@@ -72,8 +72,12 @@ def parse_page(data: bytes, record_format: str) -> Page:
     except etree.XMLSyntaxError as exc:
         hint = " (the server sent an HTML page, not OAI-PMH XML)" if b"<html" in data[:2000].lower() else ""
         raise HarvestError(f"the response is not well-formed XML{hint}: {exc}") from None
-    if etree.QName(root).localname != "OAI-PMH":
-        raise HarvestError(f"the response is XML but not OAI-PMH (root element <{etree.QName(root).localname}>)")
+    name = etree.QName(root).localname
+    if name.lower() == "html":
+        title = " ".join(root.xpath("string(//*[local-name()='title'])").split())
+        raise HarvestError(f"the server sent an HTML page, not OAI-PMH XML (page title: {title!r})")
+    if name != "OAI-PMH":
+        raise HarvestError(f"the response is XML but not OAI-PMH (root element <{name}>)")
     page = Page(response_date=_text(root.find("{*}responseDate")), records=[], bad=[], token=None)
     error = root.find("{*}error")
     if error is not None:
@@ -269,6 +273,7 @@ class OAIHarvester:
                 # the first page's clock is where the next incremental harvest must start
                 checkpoint["response_date"] = page.response_date
             if page.token and (page.token in seen_tokens or page.token == checkpoint["token"]):
+                result.counts.add(store.store_page(library.id, page.records, None, page.bad))
                 raise HarvestError(f"the server returned resumption token {page.token!r} again; stopping so the "
                                    "harvest does not loop forever (records so far are kept)")
             if page.token:

@@ -1,8 +1,9 @@
-"""Replays real recorded OAI-PMH traffic over a real socket.
+"""Replays OAI-PMH traffic over a real socket.
 
-Not a mock of a provider's behaviour: every body served is a response a production provider
-(Zenodo, DSpace, EPrints, Alma...) really sent, with the status it was sent with. Requests that
-were never recorded get 404, which is what a harvester meets when a provider forgets a listing.
+Used two ways: to replay real recorded traffic (every body a production provider really sent,
+with its status), and to script faults a real provider will not produce on demand (a 503 with
+Retry-After, a token repeated forever). Requests nothing was recorded for get 404.
+A route maps to one response or a list of them served in turn (the last one repeats).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def _key(query: str) -> frozenset:
 
 
 class ReplayServer:
-    def __init__(self, routes: dict[frozenset, tuple[int, bytes]]):
-        self.routes = routes
+    def __init__(self, routes: dict):
+        self.routes = {(_key(k) if isinstance(k, str) else k): v for k, v in routes.items()}
         self.requests: list[dict] = []
         server = self
 
@@ -28,8 +29,15 @@ class ReplayServer:
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 query = urlsplit(self.path).query
                 server.requests.append(dict(parse_qsl(query)))
-                status, body = server.routes.get(_key(query), (404, b"not recorded"))
+                responses = server.routes.get(_key(query), (404, b"not recorded"))
+                if isinstance(responses, list):
+                    response = responses.pop(0) if len(responses) > 1 else responses[0]
+                else:
+                    response = responses
+                status, body, headers = (*response, {})[:3]
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "text/xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -1,0 +1,238 @@
+"""The whole chain over real sockets: demo providers -> harvest -> normalize -> index -> API over HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import jsonschema
+import pytest
+import yaml
+from lxml import etree
+
+from config import load_config
+from harvester import RawStore
+from tests.conftest import REPO, write_config
+from unionapi.app import load_openapi
+from unionapi.demo.network import DEMO_SEED, generate_network, load_records, save_records
+from unionapi.demo.provider import start_provider
+from unionapi.services import Services
+
+MARC = "{http://www.loc.gov/MARC21/slim}"
+OPENAPI = load_openapi()
+
+
+def unioncat(config_dir, *args, check=True):
+    return subprocess.run([sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), *args],
+                          cwd=REPO, capture_output=True, text=True, check=check, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def conforms(body: dict, schema_name: str) -> None:
+    """The response matches the schema the OpenAPI document promises."""
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{schema_name}", "components": OPENAPI["components"]})
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    """The demo network, smaller, each library behind its own real provider process."""
+    folder = tmp_path_factory.mktemp("network")
+    generated = generate_network(DEMO_SEED, total_records=1000)
+    demo = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
+    providers, libraries = {}, []
+    for entry in demo:
+        path = folder / f"{entry['id']}.jsonl"
+        save_records(path, generated[entry["id"]])
+        formats = "marc21,oai_dc" if entry["metadata_prefix"] == "marc21" else "oai_dc"
+        providers[entry["id"]] = start_provider(path, port=0, page_size=7, formats=formats)
+        libraries.append({**entry, "endpoint": providers[entry["id"]].url})
+    config_dir = write_config(folder / "config", libraries)
+    yield {"config_dir": config_dir, "providers": providers, "records": generated, "folder": folder}
+    for provider in providers.values():
+        provider.stop()
+
+
+def expected_items(records, title_word: str) -> set[tuple]:
+    """(branch code, barcode, status) of every 952 item of matching titles, read straight from MARC."""
+    items = set()
+    for record in records:
+        if record.deleted or "marc21" not in record.metadata:
+            continue
+        root = etree.fromstring(record.metadata["marc21"].encode())
+        title = " ".join(root.xpath("m:datafield[@tag='245']/m:subfield[@code='a']/text()",
+                                    namespaces={"m": MARC[1:-1]}))
+        if title_word not in title:
+            continue
+        for field in root.iterfind(f"{MARC}datafield[@tag='952']"):
+            sub = {s.get("code"): (s.text or "").strip() for s in field.iterfind(f"{MARC}subfield")}
+            flag = lambda code: sub.get(code, "") not in ("", "0")  # noqa: E731
+            status = ("withdrawn" if flag("0") else "lost" if flag("1") else "on_loan" if sub.get("q")
+                      else "not_for_loan" if flag("7") or flag("4") else "available")
+            items.add((sub.get("b") or sub.get("a"), sub.get("p"), status))
+    return items
+
+
+def test_harvest_index_and_search_over_http(network, api_server):
+    config_dir = network["config_dir"]
+    run = unioncat(config_dir, "harvest")
+    assert "harvest done" in run.stderr
+    config = load_config(config_dir)
+    server = api_server(config_dir)
+
+    health = server.get("/api/health").json()
+    assert health["status"] == "ok" and health["entries"] > 500
+
+    # a patron types without diacritics and finds the book with them
+    response = server.get("/api/search", q="truyen kieu")
+    assert response.status_code == 200
+    body = response.json()
+    conforms(body, "SearchResult")
+    top = body["hits"][0]
+    assert top["title"].startswith("Truyện Kiều")
+    assert "Nguyễn Du" in top["authors"]
+    held_by = {lib["id"] for hit in body["hits"] if hit["title"].startswith("Truyện Kiều") for lib in hit["libraries"]}
+    assert held_by == {"tv-tinh", "tv-kim-son", "tv-yen-mo", "thpt-lvt"}
+    assert {f["value"] for f in body["facets"]["library"]} >= held_by
+    assert all(f["label"].startswith("Thư viện") for f in body["facets"]["library"])
+
+    # the provincial library's record shows its items by branch, with the statuses in its 952s
+    provincial = next(h for h in body["hits"] if h["title"].startswith("Truyện Kiều")
+                      and any(lib["id"] == "tv-tinh" for lib in h["libraries"]))
+    entry = server.get(provincial["url"]).json()
+    conforms(entry, "Entry")
+    holdings = next(lib for lib in entry["holdings"] if lib["id"] == "tv-tinh")
+    assert holdings["name"] == "Thư viện tỉnh Sơn Nam" and holdings["as_of"]
+    branch_names = config.library("tv-tinh").branches
+    shown = {(branch["branch"], item["barcode"], item["status"]) for branch in holdings["branches"]
+             for item in branch["items"]}
+    member_ids = {m["record_id"].split(":", 1)[1] for m in entry["members"] if m["library"] == "tv-tinh"}
+    tinh_records = [r for r in network["records"]["tv-tinh"] if r.identifier in member_ids]
+    expected = {(branch_names.get(code, code), barcode, status)
+                for code, barcode, status in expected_items(tinh_records, "Truyện Kiều")}
+    assert shown == expected and len(expected) >= 1
+
+    # exact diacritics rank the exact word first: "dế" before "dê"
+    for query, word in (("con dế", "dế"), ("con dê", "dê")):
+        hits = server.get("/api/search", q=query).json()["hits"]
+        assert hits and word in hits[0]["title"].lower().split()
+
+    libraries = server.get("/api/libraries").json()
+    for library in libraries["libraries"]:
+        conforms(library, "Library")
+        assert library["record_count"] > 0 and library["last_success"]
+    assert {lib["id"]: lib["parent"] for lib in libraries["libraries"]}["thpt-lvt"] == "tv-tinh"
+
+    # filters and facets agree: the library facet count is what the library filter returns
+    facet = next(f for f in body["facets"]["library"] if f["value"] == "tv-yen-mo")
+    filtered = server.get("/api/search", q="truyen kieu", library="tv-yen-mo").json()
+    assert filtered["total"] == facet["count"]
+    assert all(any(lib["id"] == "tv-yen-mo" for lib in h["libraries"]) for h in filtered["hits"])
+
+
+def test_bad_parameters_and_unknown_ids(network, api_server):
+    server = api_server(network["config_dir"])
+    for params, fragment in (({"page": "zero"}, "'page' must be a whole number"),
+                             ({"year_from": "2020", "year_to": "1990"}, "'year_from' (2020) is after"),
+                             ({"library": "tv-nowhere"}, "unknown library 'tv-nowhere'"),
+                             ({"type": "cd"}, "unknown type 'cd'"),
+                             ({"libary": "tv-tinh"}, "unknown parameter(s) libary"),
+                             ({"page": "500", "size": "100"}, "deeper than the first 10000")):
+        response = server.get("/api/search", **params)
+        assert response.status_code == 400, params
+        conforms(response.json(), "Error")
+        assert fragment in response.json()["message"]
+    assert server.get("/api/search", size="5000").json()["size"] == 100  # capped, not refused
+    missing = server.get("/api/records/0000000000000000")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert server.get("/api/nothing-here").status_code == 404
+    spec = server.get("/api/openapi.json").json()
+    assert set(spec["paths"]) == {"/api/health", "/api/search", "/api/records/{id}", "/api/libraries",
+                                  "/api/openapi.json"}
+
+
+def test_killed_harvest_resumes_from_its_checkpoint(tmp_path, network):
+    """A harvest killed half-way continues where it stopped; every record ends up stored once."""
+    provider = network["providers"]["tv-tinh"]
+    entry = next(lib for lib in yaml.safe_load((network["config_dir"] / "sources.yaml").read_text())["libraries"]
+                 if lib["id"] == "tv-tinh")
+    config_dir = write_config(tmp_path, [{**entry, "endpoint": provider.url}])
+    raw_path = load_config(config_dir).settings.data_dir / "raw.sqlite3"
+    total = len(network["records"]["tv-tinh"])
+    process = subprocess.Popen([sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), "harvest",
+                                "--no-index"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    stored_at_kill = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if raw_path.exists():
+            try:
+                stored_at_kill = sqlite3.connect(raw_path).execute("SELECT count(*) FROM raw_records").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored_at_kill = 0
+            if stored_at_kill >= 100:
+                process.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.01)
+    process.wait(10)
+    assert process.returncode == -signal.SIGKILL, "the harvest finished before it could be interrupted"
+    assert stored_at_kill < total
+
+    store = RawStore(raw_path)
+    checkpoint = store.state("tv-tinh")["checkpoint"]
+    assert checkpoint and checkpoint["token"]
+    already = store.count("tv-tinh") + store.count("tv-tinh", deleted=True)
+
+    unioncat(config_dir, "harvest", "--no-index")
+    runs = store.runs("tv-tinh")
+    assert runs[0]["mode"] == "resumed" and runs[0]["outcome"] == "ok"
+    assert runs[1]["outcome"] == "interrupted"
+    # the resumed run fetched only what was missing (at most the page in flight again)
+    assert runs[0]["added"] + runs[0]["deleted"] == total - already
+    assert runs[0]["unchanged"] <= 7
+    assert store.count("tv-tinh") + store.count("tv-tinh", deleted=True) == total
+    identifiers = [row[0] for row in store.db.execute("SELECT identifier FROM raw_records")]
+    assert sorted(identifiers) == sorted(r.identifier for r in network["records"]["tv-tinh"])
+    assert store.state("tv-tinh")["checkpoint"] is None
+
+
+def test_incremental_harvest_asks_from_and_carries_changes_to_search(tmp_path, network):
+    provider_files = network["folder"]
+    entry = next(lib for lib in yaml.safe_load((network["config_dir"] / "sources.yaml").read_text())["libraries"]
+                 if lib["id"] == "tv-yen-mo")
+    config_dir = write_config(tmp_path, [entry])
+    config = load_config(config_dir)
+    unioncat(config_dir, "harvest")
+    services = Services.open(config)
+    try:
+        before = services.catalogue.record_counts()["tv-yen-mo"]
+        path = provider_files / "tv-yen-mo.jsonl"
+        records = load_records(path)
+        live = [r for r in records if not r.deleted]
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        changed, gone = live[:3], live[3]
+        for record in changed:
+            record.metadata["oai_dc"] = record.metadata["oai_dc"].replace("</dc:title>", " (bản sửa đổi)</dc:title>", 1)
+            record.datestamp = now
+        gone.deleted, gone.metadata, gone.datestamp = True, {}, now
+        time.sleep(1.1)  # a new second, so the file's mtime and the datestamps move on
+        save_records(path, records)
+
+        unioncat(config_dir, "harvest")
+        run = services.raw.runs("tv-yen-mo")[0]
+        assert run["mode"] == "incremental" and run["outcome"] == "ok"
+        # a full listing would have shown hundreds of unchanged records
+        assert (run["updated"], run["deleted"]) == (3, 1) and run["unchanged"] == 0
+        assert services.catalogue.record_counts()["tv-yen-mo"] == before - 1
+        from unionapi.search import SearchRequest
+        hits = services.engine.search(SearchRequest(q="ban sua doi", size=10)).hits
+        assert len(hits) == 3
+        gone_id = f"tv-yen-mo:{gone.identifier}"
+        assert services.raw.get(gone_id).deleted
+        assert services.catalogue.db.execute("SELECT count(*) FROM records WHERE id = ?", (gone_id,)).fetchone()[0] == 0
+    finally:
+        services.close()

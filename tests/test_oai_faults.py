@@ -1,0 +1,104 @@
+"""Provider faults a real provider will not produce on demand, scripted over a real socket."""
+import pytest
+
+from config import load_config
+from harvester import RawStore, harvest_library
+from tests.conftest import free_port, oai_library, write_config
+from tests.replay import ReplayServer
+
+HEAD = (b'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        b'<responseDate>2026-11-20T10:00:00Z</responseDate>')
+IDENTIFY = HEAD + (b"<Identify><repositoryName>Th\xc6\xb0 vi\xe1\xbb\x87n</repositoryName>"
+                   b"<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"
+                   b"<earliestDatestamp>2020-01-01T00:00:00Z</earliestDatestamp></Identify></OAI-PMH>")
+
+
+def page(ids, token=None):
+    records = b"".join(
+        b"<record><header><identifier>" + i.encode() + b"</identifier><datestamp>2026-11-01T00:00:00Z</datestamp>"
+        b"</header><metadata><oai_dc:dc xmlns:oai_dc=\"http://www.openarchives.org/OAI/2.0/oai_dc/\" "
+        b"xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>S\xc3\xa1ch " + i.encode() +
+        b"</dc:title></oai_dc:dc></metadata></record>" for i in ids)
+    tail = (b"<resumptionToken>" + token.encode() + b"</resumptionToken>") if token else b""
+    return HEAD + b"<ListRecords>" + records + tail + b"</ListRecords></OAI-PMH>"
+
+
+def error(code):
+    return HEAD + b'<error code="' + code.encode() + b'">the server says no</error></OAI-PMH>'
+
+
+FIRST = "verb=ListRecords&metadataPrefix=oai_dc"
+
+
+def run(tmp_path, routes, state=None, endpoint=None):
+    server = ReplayServer({"verb=Identify": (200, IDENTIFY), **routes})
+    config = load_config(write_config(tmp_path, [oai_library("tv-a", endpoint or server.url)]))
+    store = RawStore(config.settings.data_dir / "raw.sqlite3")
+    if state:
+        store.store_page("tv-a", [], state)
+    waits = []
+    try:
+        result = harvest_library(config.library("tv-a"), store, config.settings, sleep=waits.append)
+    finally:
+        server.stop()
+    return store, result, waits, server
+
+
+def test_503_with_retry_after_is_honoured(tmp_path):
+    busy = (503, b"busy", {"Retry-After": "7"})
+    store, result, waits, _ = run(tmp_path, {FIRST: [busy, busy, (200, page(["a:1", "a:2"]))]})
+    assert result.outcome == "ok" and result.counts.added == 2
+    assert waits == [7, 7]
+
+
+def test_server_errors_back_off_exponentially_then_give_up_with_a_reason(tmp_path):
+    store, result, waits, _ = run(tmp_path, {FIRST: (500, b"Internal Server Error")})
+    assert result.outcome == "failed"
+    assert "HTTP 500" in result.error and "gave up after 3 attempts" in result.error
+    assert waits == [0.05, 0.1]  # backoff_s=0.05 in the test settings, doubling
+
+
+def test_unreachable_server_fails_cleanly(tmp_path):
+    store, result, waits, _ = run(tmp_path, {}, endpoint=f"http://127.0.0.1:{free_port()}/oai")
+    assert result.outcome == "failed" and "cannot reach" in result.error
+    assert store.runs("tv-a")[0]["error"] == result.error
+
+
+def test_oai_error_in_a_4xx_body_is_read_as_an_oai_error(tmp_path):
+    store, result, _, _ = run(tmp_path, {FIRST: (422, error("cannotDisseminateFormat"))})
+    assert result.outcome == "failed"
+    assert result.error == "OAI error cannotDisseminateFormat: the server says no"
+
+
+def test_a_token_repeated_forever_stops_the_harvest(tmp_path):
+    routes = {FIRST: (200, page(["a:1"], "T")), "verb=ListRecords&resumptionToken=T": (200, page(["a:2"], "T"))}
+    store, result, _, _ = run(tmp_path, routes)
+    assert result.outcome == "failed" and "resumption token 'T' again" in result.error
+    assert store.count("tv-a") == 2  # what came before the loop is kept
+
+
+def test_forgotten_token_restarts_the_listing(tmp_path):
+    checkpoint = {"params": {"metadataPrefix": "oai_dc"}, "token": "expired", "response_date": "2026-11-19T00:00:00Z",
+                  "pages": 4}
+    routes = {"verb=ListRecords&resumptionToken=expired": (200, error("badResumptionToken")),
+              FIRST: (200, page(["a:1"], "n2")), "verb=ListRecords&resumptionToken=n2": (200, page(["a:2"]))}
+    store, result, _, server = run(tmp_path, routes, state=checkpoint)
+    assert result.mode == "resumed" and result.outcome == "ok", result.error
+    assert store.count("tv-a") == 2
+    assert store.state("tv-a")["last_success_response_date"] == "2026-11-20T10:00:00Z"
+
+
+def test_html_error_page_with_status_200_is_quarantined(tmp_path):
+    html = b"<html><head><title>Koha maintenance</title></head><body>Back soon</body></html>"
+    store, result, _, _ = run(tmp_path, {FIRST: (200, html)})
+    assert result.outcome == "failed" and "HTML page" in result.error
+    [kept] = store.quarantined("tv-a")
+    assert "HTML page" in kept["reason"] and kept["size"] == len(html)
+
+
+def test_deleted_header_becomes_a_tombstone(tmp_path):
+    deleted = HEAD + (b'<ListRecords><record><header status="deleted"><identifier>a:9</identifier>'
+                      b"<datestamp>2026-11-02T00:00:00Z</datestamp></header></record></ListRecords></OAI-PMH>")
+    store, result, _, _ = run(tmp_path, {FIRST: (200, deleted)})
+    assert result.outcome == "ok" and result.counts.deleted == 1
+    assert store.get("tv-a:a:9").deleted
