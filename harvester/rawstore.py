@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+
+from harvester.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -98,20 +98,11 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-class RawStore:
+class RawStore(SQLiteFile):
     """SQLite in WAL mode: one writer at a time, readers never blocked."""
 
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
+        super().__init__(path, SCHEMA)
 
     # -- records ---------------------------------------------------------------------------
     def store_page(self, source: str, items: list[dict], checkpoint: dict | None,
@@ -123,7 +114,7 @@ class RawStore:
         """
         counts = Counts()
         now = utc_now()
-        with self._lock, self._transaction():
+        with self.transaction():
             seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM raw_records").fetchone()[0]
             for item in items:
                 record_id = f"{source}:{item['identifier']}"
@@ -190,7 +181,7 @@ class RawStore:
 
     # -- quarantine --------------------------------------------------------------------------
     def quarantine(self, source: str, identifier: str | None, reason: str, body: bytes | None) -> None:
-        with self._lock, self._transaction():
+        with self.transaction():
             self._quarantine(source, identifier, reason, body)
 
     def _quarantine(self, source, identifier, reason, body) -> None:
@@ -214,7 +205,7 @@ class RawStore:
 
     def finish_listing(self, source: str, response_date: str) -> None:
         """A listing reached its end: remember where the next incremental harvest starts."""
-        with self._lock, self._transaction():
+        with self.transaction():
             self._set_state(source, last_success_response_date=response_date, last_success_at=utc_now(),
                             checkpoint=None)
 
@@ -224,7 +215,7 @@ class RawStore:
             self.db.execute(f"UPDATE harvest_state SET {name} = ? WHERE source = ?", (value, source))
 
     def start_run(self, source: str, mode: str) -> int:
-        with self._lock, self._transaction():
+        with self.transaction():
             # a run still marked 'running' belongs to a process that died: say so
             self.db.execute("UPDATE harvest_runs SET outcome = 'interrupted', ended_at = ?,"
                             " error = 'the harvesting process stopped before the run ended'"
@@ -234,7 +225,7 @@ class RawStore:
 
     def update_run(self, run_id: int, counts: Counts, pages: int, outcome: str = "running",
                    error: str | None = None) -> None:
-        with self._lock, self._transaction():
+        with self.transaction():
             self.db.execute(
                 "UPDATE harvest_runs SET pages=?, added=?, updated=?, deleted=?, unchanged=?, quarantined=?,"
                 " outcome=?, error=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
@@ -248,17 +239,3 @@ class RawStore:
         rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id DESC LIMIT ?",
                                ((source,) if source else ()) + (limit,)).fetchall()
         return [dict(zip(cols, r)) for r in rows]
-
-    def _transaction(self):
-        return _Transaction(self.db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

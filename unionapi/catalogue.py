@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from harvester.sqlite import SQLiteFile
 from normalizer.records import CanonicalRecord
 
 SCHEMA = """
@@ -47,54 +46,39 @@ def entry_id_for(record_id: str) -> str:
     return hashlib.blake2b(record_id.encode("utf-8"), digest_size=8).hexdigest()
 
 
-class Catalogue:
+class Catalogue(SQLiteFile):
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
+        super().__init__(path, SCHEMA)
 
     # -- writing (the pipeline) --------------------------------------------------------------
     def apply(self, upserts: Iterable[tuple[CanonicalRecord, int]], deletions: Iterable[str],
               rejections: Iterable[tuple[str, str, int, str]], cursor: int) -> None:
         """Apply one batch of normalizer output and advance the cursor, all or nothing."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for record, raw_seq in upserts:
-                    row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record.record_id,)).fetchone()
-                    entry = row[0] if row else entry_id_for(record.record_id)
-                    self.db.execute(
-                        "INSERT INTO records (id, source, entry_id, raw_seq, data) VALUES (?,?,?,?,?)"
-                        " ON CONFLICT(id) DO UPDATE SET raw_seq=excluded.raw_seq, data=excluded.data,"
-                        " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                        (record.record_id, record.library, entry, raw_seq,
-                         json.dumps(record.to_dict(), ensure_ascii=False)))
-                    self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
-                    self._touch(entry, cursor)
-                for record_id in deletions:
-                    row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
-                    self.db.execute("DELETE FROM records WHERE id = ?", (record_id,))
-                    self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
-                    if row:
-                        self._touch(row[0], cursor)
-                for record_id, source, raw_seq, reason in rejections:
-                    self.db.execute(
-                        "INSERT INTO rejected (record_id, source, raw_seq, reason) VALUES (?,?,?,?)"
-                        " ON CONFLICT(record_id) DO UPDATE SET raw_seq=excluded.raw_seq, reason=excluded.reason,"
-                        " created_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", (record_id, source, raw_seq, reason))
-                self.db.execute("INSERT INTO cursors (name, seq) VALUES ('normalize', ?)"
-                                " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq", (cursor,))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            for record, raw_seq in upserts:
+                row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record.record_id,)).fetchone()
+                entry = row[0] if row else entry_id_for(record.record_id)
+                self.db.execute(
+                    "INSERT INTO records (id, source, entry_id, raw_seq, data) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(id) DO UPDATE SET raw_seq=excluded.raw_seq, data=excluded.data,"
+                    " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                    (record.record_id, record.library, entry, raw_seq,
+                     json.dumps(record.to_dict(), ensure_ascii=False)))
+                self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
+                self._touch(entry, cursor)
+            for record_id in deletions:
+                row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
+                self.db.execute("DELETE FROM records WHERE id = ?", (record_id,))
+                self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
+                if row:
+                    self._touch(row[0], cursor)
+            for record_id, source, raw_seq, reason in rejections:
+                self.db.execute(
+                    "INSERT INTO rejected (record_id, source, raw_seq, reason) VALUES (?,?,?,?)"
+                    " ON CONFLICT(record_id) DO UPDATE SET raw_seq=excluded.raw_seq, reason=excluded.reason,"
+                    " created_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", (record_id, source, raw_seq, reason))
+            self.db.execute("INSERT INTO cursors (name, seq) VALUES ('normalize', ?)"
+                            " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq", (cursor,))
 
     def _touch(self, entry_id: str, stamp: int) -> None:
         stamp = max(stamp, 1)
@@ -107,27 +91,26 @@ class Catalogue:
 
     def reset(self) -> None:
         """Forget everything normalized (the raw store is untouched): the next run re-normalizes all."""
-        with self._lock:
-            self.db.executescript("BEGIN; DELETE FROM records; DELETE FROM rejected; DELETE FROM cursors;"
-                                  " UPDATE entries SET dirty = 1 WHERE dirty = 0; COMMIT;")
+        with self.transaction() as db:
+            for statement in ("DELETE FROM records", "DELETE FROM rejected", "DELETE FROM cursors",
+                              "UPDATE entries SET dirty = 1 WHERE dirty = 0"):
+                db.execute(statement)
 
     def dirty_entries(self) -> list[tuple[str, int]]:
         """(entry id, change stamp) pairs still to be written to the index."""
         return self.db.execute("SELECT id, dirty FROM entries WHERE dirty != 0 ORDER BY id").fetchall()
 
     def mark_all_dirty(self) -> None:
-        with self._lock:
-            self.db.execute("UPDATE entries SET dirty = 1 WHERE dirty = 0")
+        with self.transaction() as db:
+            db.execute("UPDATE entries SET dirty = 1 WHERE dirty = 0")
 
     def mark_clean(self, entries: list[tuple[str, int]]) -> None:
         """After the index committed them; an entry changed again meanwhile stays dirty."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             for entry_id, stamp in entries:
                 self.db.execute("UPDATE entries SET dirty = 0 WHERE id = ? AND dirty = ?", (entry_id, stamp))
                 self.db.execute("DELETE FROM entries WHERE id = ? AND dirty = 0 AND NOT EXISTS"
                                 " (SELECT 1 FROM records WHERE entry_id = ?)", (entry_id, entry_id))
-            self.db.execute("COMMIT")
 
     # -- reading (index, API) ------------------------------------------------------------------
     def members(self, entry_id: str) -> list[CanonicalRecord]:
