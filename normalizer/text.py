@@ -5,17 +5,17 @@ Folding is used for the index, for match keys and for query parsing, so that a p
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 
-_SPACES = re.compile(r"\s+")
 # đ/Đ are letters of their own, not d + a mark: NFD does not decompose them.
 _EXTRA_FOLDS = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ı": "i", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss"})
 
 
 def nfc(text: str) -> str:
     """NFC with collapsed whitespace; the one form text takes inside unioncat."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
 
 
 def exact(text: str) -> str:

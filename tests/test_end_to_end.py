@@ -204,7 +204,7 @@ def test_incremental_harvest_asks_from_and_carries_changes_to_search(tmp_path, n
     provider_files = network["folder"]
     entry = next(lib for lib in yaml.safe_load((network["config_dir"] / "sources.yaml").read_text())["libraries"]
                  if lib["id"] == "tv-yen-mo")
-    config_dir = write_config(tmp_path, [entry])
+    config_dir = write_config(tmp_path, [{**entry, "parent": None}])
     config = load_config(config_dir)
     unioncat(config_dir, "harvest")
     services = Services.open(config)

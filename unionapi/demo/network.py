@@ -467,7 +467,7 @@ def _generated_title(rng: random.Random, cat: str) -> tuple:
         if kind < 0.55:
             d = rng.choice(DISTRICTS)
             return (f"Lịch sử Đảng bộ huyện {d}", f"{rng.choice(['1930 – 1975', '1975 – 2020', '1930 – 2020'])}",
-                    [["Đảng Cộng sản Việt Nam", "Lịch sử"], [f"{d} (Ninh Bình)"]],
+                    [["Đảng Cộng sản Việt Nam", "Lịch sử"], [f"{d} (Sơn Nam)"]],
                     "324.2597075", ["ctqg"], "0", (300, 560))
         p = rng.choice(PROVINCES)
         t = rng.choice([f"Địa chí {p}", f"Di tích lịch sử – văn hóa {p}",
@@ -931,7 +931,7 @@ def _stamp(dt: datetime) -> str:
 def _pick(rng: random.Random, works: list[Work], lib: str, k: int) -> list[Work]:
     """Classics everywhere, then weighted sampling without replacement (Efraimidis-Spirakis)."""
     affinity = CATEGORY_AFFINITY[lib]
-    chosen = [w for w in works if w.classic]
+    chosen = [w for w in works if w.classic][:k]
     keyed = []
     for w in works:
         weight = w.weight * affinity.get(w.category, 1.0)
@@ -946,10 +946,23 @@ def _pick(rng: random.Random, works: list[Work], lib: str, k: int) -> list[Work]
 def generate_network(seed: int = DEMO_SEED, total_records: int = 5200
                      ) -> dict[str, list[ProviderRecord]]:
     """All four catalogues, keyed by library id, each sorted by local record number."""
+    return _generate(seed, total_records)[0]
+
+
+def work_keys(seed: int = DEMO_SEED, total_records: int = 5200) -> dict[str, dict[str, int]]:
+    """Ground truth for deduplication: library id -> OAI identifier -> work id.
+
+    Records of the same edition share a work id across (and, for duplicates, within)
+    libraries; reprints ("Tái bản lần thứ ...") are different works. Deleted records are absent.
+    """
+    return _generate(seed, total_records)[1]
+
+
+def _generate(seed: int, total_records: int):
     rng = random.Random(seed)
     n_generated = max(200, int(total_records * 0.72))
     works = _build_works(rng, n_generated)
-    network = {}
+    network, truth = {}, {}
     for lib_info in DEMO_LIBRARIES:
         lib = lib_info["id"]
         quota = round(total_records * lib_info["share"])
@@ -960,7 +973,9 @@ def generate_network(seed: int = DEMO_SEED, total_records: int = 5200
         slots = [w for w in holdings] + [None] * n_deleted
         rng.shuffle(slots)
         network[lib] = _library_records(rng, lib_info, slots)
-    return network
+        truth[lib] = {rec.identifier: work.wid
+                      for rec, work in zip(network[lib], slots) if work is not None}
+    return network, truth
 
 
 def _library_records(rng: random.Random, lib_info: dict, slots: list) -> list[ProviderRecord]:
@@ -1026,12 +1041,70 @@ def _encode_habits(metadata: dict, lib: str, rng: random.Random) -> dict:
     nfd = {"tv-yen-mo": 0.7, "tv-kim-son": 0.03}.get(lib, 0.0) > rng.random()
     out = {}
     for prefix, xml in metadata.items():
+        before = len(xml.encode())
         if old_tones:
             xml = old_style_tones(xml)
         if nfd:
             xml = unicodedata.normalize("NFD", xml)
+        if prefix == "marc21":  # keep the leader's record length true to the bytes
+            xml = _bump_leader(xml, len(xml.encode()) - before)
         out[prefix] = xml
     return out
+
+
+def _bump_leader(marc: str, delta: int) -> str:
+    return re.sub(r"<leader>(\d{5})", lambda m: f"<leader>{int(m.group(1)) + delta:05d}", marc,
+                  count=1)
+
+
+# --------------------------------------------------------------------------- the next day
+_FIRST_952 = re.compile(r'<datafield tag="952" ind1=" " ind2=" ">.*?</datafield>')
+_DUE = re.compile(r'<subfield code="q">[^<]*</subfield>')
+
+
+def simulate_changes(records: list[ProviderRecord], when: str = "2026-11-24T01:00:00Z",
+                     seed: int = DEMO_SEED, changed: float = 0.02, deleted: int = 2
+                     ) -> list[ProviderRecord]:
+    """A day later: check-outs and returns move Koha records' datestamps (a 952 $q appears or
+    goes, 005 changes), other systems re-export a few records, some records are deleted.
+
+    Returns a new list (same order); the records given are left alone.
+    """
+    rng = random.Random(f"{seed}:{when}")
+    start = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ")
+    live = [i for i, r in enumerate(records) if not r.deleted]
+    picked = rng.sample(live, min(len(live), round(len(live) * changed) + deleted))
+    gone = set(picked[:deleted])
+    out = list(records)
+    for i in picked:
+        rec = records[i]
+        stamp = start + timedelta(seconds=rng.randrange(8 * 3600))
+        if i in gone:
+            out[i] = ProviderRecord(rec.identifier, _stamp(start), True, rec.sets, {})
+            continue
+        metadata = dict(rec.metadata)
+        if "marc21" in metadata:
+            metadata["marc21"] = _circulate(metadata["marc21"], stamp, rng)
+        out[i] = ProviderRecord(rec.identifier, _stamp(stamp), False, rec.sets, metadata)
+    return out
+
+
+def _circulate(marc: str, stamp: datetime, rng: random.Random) -> str:
+    item = _FIRST_952.search(marc)
+    if not item:
+        return marc
+    text = item.group(0)
+    if _DUE.search(text):  # returned
+        new_item, delta = _DUE.sub("", text), -12
+    else:  # checked out: $q goes before $t, as Koha orders subfields
+        due = (stamp + timedelta(days=rng.choice([14, 21, 30]))).strftime("%Y-%m-%d")
+        new_item = text.replace('<subfield code="t">', f'<subfield code="q">{due}</subfield>'
+                                '<subfield code="t">', 1)
+        delta = 12
+    marc = marc[:item.start()] + new_item + marc[item.end():]
+    marc = re.sub(r'(<controlfield tag="005">)[^<]*', lambda m: m.group(1) + stamp.strftime(
+        "%Y%m%d%H%M%S.0"), marc, count=1)
+    return _bump_leader(marc, delta)
 
 
 # --------------------------------------------------------------------------- files
@@ -1043,6 +1116,7 @@ def save_records(path, records: list[ProviderRecord]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
         for rec in records:
             f.write(json.dumps(asdict(rec), ensure_ascii=False) + "\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it 0600
     os.replace(tmp, path)
 
 

@@ -1,0 +1,168 @@
+"""Benchmark: our streaming MARCXML path against pymarc's, on >=100k synthetic Vietnamese records.
+
+    python bench/normalize.py [--records 100000] [--repeat 3] [--baseline-repeat 3]
+
+Generates (fixed seed, reused when present) bench/out/vn_<N>.xml, then times
+(a) iter_marcxml + canonical_from_marc and (b) pymarc.parse_xml_to_array + from_pymarc +
+canonical_from_marc over every record; medians of the repeats. Last line:
+``records_per_s=N baseline_records_per_s=M ratio=R``.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pymarc  # noqa: E402
+
+from normalizer import canonical_from_marc, from_pymarc, iter_marcxml  # noqa: E402
+from normalizer.records import RejectedRecord, SourceContext  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Trương".split()
+MIDDLE = "Văn Thị Hữu Đức Minh Ngọc Thanh Quang Xuân Kim Thu Gia".split()
+GIVEN = "An Bình Chi Dũng Hà Hải Hạnh Hòa Hùng Hương Khánh Lan Linh Long Mai Nam Phong Phương Quân Sơn Tâm " \
+        "Thảo Thắng Trang Trung Tuấn Việt Yến".split()
+TITLE_WORDS = ("lịch sử văn hóa việt nam giáo trình kinh tế xã hội nghiên cứu truyện ngắn tiểu thuyết thơ ca "
+               "dân gian đất nước con người hà nội sài gòn huế miền trung làng quê tuổi thơ mùa xuân kỹ thuật "
+               "nông nghiệp y học phổ thông toán học vật lý hóa học sinh học tiếng anh pháp luật quản lý").split()
+SUBJECTS = ["Văn học Việt Nam", "Lịch sử", "Kinh tế", "Giáo dục", "Nông nghiệp", "Y học", "Thiếu nhi",
+            "Truyện ngắn", "Tiểu thuyết", "Pháp luật", "Tin học", "Địa lý", "Văn hóa dân gian", "Toán học"]
+PLACES = ["Hà Nội", "Tp. Hồ Chí Minh", "Huế", "Đà Nẵng", "Cần Thơ", "Hải Phòng", "Nghệ An"]
+PUBLISHERS = ["Nxb. Kim Đồng", "Nxb. Giáo dục Việt Nam", "Nxb. Trẻ", "Nxb. Văn học", "Nxb. Chính trị quốc gia",
+              "Nxb. Khoa học xã hội", "Nxb. Hội Nhà văn", "Nxb. Đại học Quốc gia Hà Nội"]
+BRANCHES = ["TT", "TN", "HX", "LD", "BT"]
+ROLES = ["biên soạn", "dịch", "minh họa", "chủ biên", "hiệu đính"]
+
+
+def name(rnd: random.Random) -> str:
+    return f"{rnd.choice(FAMILY)} {rnd.choice(MIDDLE)} {rnd.choice(GIVEN)}"
+
+
+def isbn13(rnd: random.Random) -> str:
+    body = "978604" + "".join(rnd.choice("0123456789") for _ in range(6))
+    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body)) % 10) % 10
+    return f"{body[:3]}-{body[3:6]}-{body[6:8]}-{body[8:]}-{check}"
+
+
+def df(tag: str, ind: str, *subs: tuple[str, str]) -> str:
+    inner = "".join(f'<subfield code="{c}">{escape(v)}</subfield>' for c, v in subs)
+    return f'  <datafield tag="{tag}" ind1="{ind[0]}" ind2="{ind[1]}">{inner}</datafield>\n'
+
+
+def record(i: int, rnd: random.Random) -> str:
+    year = rnd.randint(1975, 2024)
+    title = " ".join(rnd.choice(TITLE_WORDS) for _ in range(rnd.randint(2, 6))).capitalize()
+    author = name(rnd)
+    out = ["<record>\n  <leader>00000nam a2200000 a 4500</leader>\n",
+           f'  <controlfield tag="001">{i}</controlfield>\n',
+           f'  <controlfield tag="005">{year + 1}0105101500.0</controlfield>\n',
+           f'  <controlfield tag="008">{str(year)[2:]}0105s{year}    vm            000 0 vie d</controlfield>\n',
+           df("020", "  ", ("a", isbn13(rnd) + rnd.choice(["", " (bìa mềm)", " (bìa cứng)"])),
+              ("c", f"{rnd.randint(20, 300)}000đ")),
+           df("041", "0 ", ("a", "vie"), *([("a", "eng")] if rnd.random() < 0.2 else [])),
+           df("082", "04", ("a", f"{rnd.randint(0, 999)}.{rnd.randint(1, 9999)}")),
+           df("100", "0 ", ("a", author + ","), ("e", "tác giả.")),
+           df("245", "10", ("a", title + " :"), ("b", rnd.choice(["truyện", "giáo trình", "tuyển tập", "khảo cứu"]) + " /"),
+              ("c", f"{author} ; {rnd.choice(ROLES)}: {name(rnd)}.")),
+           df("250", "  ", ("a", f"Tái bản lần thứ {rnd.randint(1, 20)}.")) if rnd.random() < 0.5 else ""]
+    imprint = (("a", rnd.choice(PLACES) + " :"), ("b", rnd.choice(PUBLISHERS) + ","), ("c", f"{year}."))
+    out.append(df("264", " 1", *imprint) if rnd.random() < 0.3 else df("260", "  ", *imprint))
+    out.append(df("300", "  ", ("a", f"{rnd.randint(40, 900)} tr. :"), ("b", "minh họa ;"), ("c", "21 cm.")))
+    for subject in rnd.sample(SUBJECTS, 2):
+        out.append(df("650", " 7", ("a", subject), ("z", "Việt Nam"), ("v", "Sách tham khảo")))
+    out.append(df("700", "0 ", ("a", name(rnd) + ","), ("e", rnd.choice(ROLES) + ".")))
+    for n in range(rnd.randint(1, 3)):
+        branch = rnd.choice(BRANCHES)
+        status = rnd.choice([(), (), (), (("q", f"2026-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)} 23:59:00"),),
+                             (("7", "1"),), (("1", "1"),)])
+        out.append(df("952", "  ", ("a", branch), ("b", branch), ("c", "KHO-MO"),
+                      ("o", f"{rnd.randint(0, 999)} {author[:1]}{rnd.randint(100, 999)}"),
+                      ("p", f"{branch}{i:07d}{n}"), ("y", "BK"), *status))
+    out.append("</record>\n")
+    return "".join(out)
+
+
+def generate(path: Path, count: int) -> None:
+    rnd = random.Random(20240105)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<collection xmlns="http://www.loc.gov/MARC21/slim">\n')
+        for i in range(1, count + 1):
+            out.write(record(i, rnd))
+            if i % 25000 == 0:
+                print(f"  generated {i:,} records", flush=True)
+        out.write("</collection>\n")
+    tmp.replace(path)
+
+
+CTX = SourceContext(library="tv-tinh", record_id="tv-tinh:bench", branch_map={"TT": "Trụ sở chính"})
+
+
+def ours(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        for marc in iter_marcxml(f):
+            if isinstance(marc, RejectedRecord):
+                raise SystemExit(f"unexpected rejection: {marc.reason}")
+            canonical_from_marc(marc, CTX, "marcxml")
+            n += 1
+    return n
+
+
+def baseline(path: Path) -> int:
+    n = 0
+    for record in pymarc.parse_xml_to_array(str(path)):
+        canonical_from_marc(from_pymarc(record), CTX, "marcxml")
+        n += 1
+    return n
+
+
+def timed(label: str, fn, path: Path, repeat: int) -> tuple[float, int]:
+    times = []
+    count = 0
+    for r in range(repeat):
+        start = time.perf_counter()
+        count = fn(path)
+        times.append(time.perf_counter() - start)
+        print(f"  {label} run {r + 1}/{repeat}: {count:,} records in {times[-1]:.2f} s "
+              f"({count / times[-1]:,.0f} records/s)", flush=True)
+    return statistics.median(times), count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    path = OUT / f"vn_{args.records}.xml"
+    if path.exists():
+        print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    else:
+        print(f"generating {args.records:,} synthetic Vietnamese records into {path} (seed 20240105)")
+        generate(path, args.records)
+        print(f"  {path.stat().st_size / 1e6:.0f} MB")
+
+    print("(a) ours: iter_marcxml + canonical_from_marc")
+    ours_s, n_ours = timed("ours", ours, path, args.repeat)
+    print("(b) baseline: pymarc.parse_xml_to_array + from_pymarc + canonical_from_marc")
+    base_s, n_base = timed("baseline", baseline, path, args.baseline_repeat)
+    if n_ours != n_base:
+        raise SystemExit(f"record counts differ: ours {n_ours}, baseline {n_base}")
+    rate, base_rate = n_ours / ours_s, n_base / base_s
+    print(f"medians: ours {ours_s:.2f} s, baseline {base_s:.2f} s over {n_ours:,} records")
+    print(f"records_per_s={rate:.0f} baseline_records_per_s={base_rate:.0f} ratio={rate / base_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

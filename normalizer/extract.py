@@ -1,0 +1,356 @@
+"""MARC21 -> CanonicalRecord: one extraction for every MARC source (ISO2709, MARCXML, benchmark).
+
+Text is NFC with ISBD punctuation trimmed; nothing is rejected for missing fields (a record without
+a title is still a holding the network has), and every repair is written to ``notes``.
+"""
+from __future__ import annotations
+
+import re
+
+from .ids import normalize_isbn, normalize_issn
+from .marc import MarcRecord
+from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
+                      Holding, SourceContext)
+from .text import nfc
+
+# Words after which a final "." is part of the word, not ISBD punctuation. Besides the usual
+# abbreviations: Vietnamese "Nxb." (publisher), "Tp." (city), "t." (volume), "tr." (pages) and the
+# academic titles GS., PGS., TS., ThS., BS.
+_ABBREVIATIONS = frozenset("""nxb tp jr sr co inc ltd corp dept st dr mr mrs ms ed eds comp comps tr trans
+    p pp v vol vols no nos etc al ca cm ill illus col gs pgs ts ths bs""".split())
+_TRAILING = frozenset(" /:;,=.")
+_LAST_WORD = re.compile(r"(\w+)\.$")
+
+
+def trim(value: str) -> str:
+    """NFC, then ISBD trailing punctuation (" /", " :", " ;", " =", ",", final ".") removed.
+
+    A final "." stays after an initial ("Nguyễn V."), an abbreviation ("Nxb.", "Jr.", "p.") or a
+    dotted abbreviation ("U.S. G.P.O."), and in an ellipsis.
+    """
+    text = nfc(value)
+    if not text or text[-1] not in _TRAILING:  # the common case: nothing to trim
+        return text
+    while True:
+        cut = text.rstrip(" /:;,=")
+        if cut.endswith(".") and not cut.endswith("..."):
+            m = _LAST_WORD.search(cut)
+            word = m.group(1) if m else ""
+            before = cut[m.start() - 1] if m and m.start() else " "
+            if not (m and (len(word) == 1 and word.isalpha() or word.casefold() in _ABBREVIATIONS
+                           or before == ".")):
+                cut = cut[:-1].rstrip()
+        if cut == text:
+            return text
+        text = cut
+
+
+def _first(fields, code):
+    """First value of subfield ``code`` across a list of data fields."""
+    for f in fields:
+        for c, v in f[3]:
+            if c == code and v.strip():
+                return v
+    return None
+
+
+def _subfield(field, code):
+    for c, v in field[3]:
+        if c == code and v.strip():
+            return v
+    return None
+
+
+# --- title ---------------------------------------------------------------------------------------
+
+def _join_title(subfields, codes="abnp") -> str:
+    """245 $a$b$n$p in record order; adds " : " / ". " where the cataloguer left no punctuation."""
+    out = ""
+    for code, value in subfields:
+        if code not in codes:
+            continue
+        value = value.strip()
+        if not value:
+            continue
+        if out:
+            if out[-1] in ":;=/.,":
+                out += " "
+            else:
+                out += " : " if code == "b" else ". "
+        out += value
+    return trim(out)
+
+
+# --- years and pages -----------------------------------------------------------------------------
+
+_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
+_DECADE = re.compile(r"(?<!\d)(1\d\d|20\d)[-?u]")
+_PAGES = re.compile(r"(\d+)\s*(?:pages|page|pp\.?|p\.?|trang|tr\.?|leaves|tờ)(?!\w)", re.IGNORECASE)
+
+
+def year_from_text(text: str | None) -> int | None:
+    """First plausible year in free text ("c2019", "[2019]", "Năm 2005"); "199?" / "201-?" -> decade."""
+    if not text:
+        return None
+    m = _YEAR.search(text)
+    if m and 1000 <= int(m.group(1)) <= 2100:
+        return int(m.group(1))
+    m = _DECADE.search(text)
+    if m:
+        return int(m.group(1)) * 10
+    return None
+
+
+def pages_from_extent(text: str | None) -> int | None:
+    """Largest number followed by a page word: "xii, 350 tr." -> 350, "291 leaves" -> 291."""
+    if not text:
+        return None
+    found = [int(n) for n in _PAGES.findall(text)]
+    return max(found) if found else None
+
+
+# --- material type, languages --------------------------------------------------------------------
+
+def material_type(leader: str) -> str:
+    kind, level = leader[6:7], leader[7:8]
+    if kind in ("a", "t"):
+        return "serial" if kind == "a" and level in ("s", "b", "i") else "book"
+    return _MATERIAL.get(kind, "other")
+
+
+_MATERIAL = {"e": "map", "f": "map", "c": "score", "d": "score", "i": "sound", "j": "sound", "g": "video",
+             "k": "image", "m": "computer", "p": "mixed"}
+
+
+def _languages(f008: str | None, f041s) -> list[str]:
+    langs = []
+    code = f008[35:38].lower() if f008 and len(f008) >= 38 else ""
+    if code.isalpha() and code.isascii() and code != "und":
+        langs.append(code)
+    for f in f041s:
+        for c, v in f[3]:
+            if c != "a":
+                continue
+            v = v.strip().lower()
+            if len(v) % 3 == 0 and v.isalpha() and v.isascii():
+                for i in range(0, len(v), 3):
+                    if v[i:i + 3] not in langs:
+                        langs.append(v[i:i + 3])
+    return langs
+
+
+# --- holdings ------------------------------------------------------------------------------------
+
+def _set(value) -> bool:
+    """Koha status subfields: empty or 0 means "not set"."""
+    return value is not None and value.strip() not in ("", "0")
+
+
+_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def _subfields(field, codes) -> dict:
+    """First value of each wanted code, NFC; other subfields are not touched (hot path)."""
+    sub = {}
+    for c, v in field[3]:
+        if c in codes and c not in sub:
+            sub[c] = nfc(v)
+    return sub
+
+
+_952_CODES = frozenset("abcopq0147")
+_852_CODES = frozenset("abchip")
+
+
+def _holding_952(field, ctx: SourceContext, notes: list) -> Holding:
+    sub = _subfields(field, _952_CODES)
+    code = sub.get("b") or sub.get("a") or None
+    holding = Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
+                      branch_code=code, location=sub.get("c") or None, call_number=sub.get("o") or None,
+                      barcode=sub.get("p") or None, status=AVAILABLE)
+    if _set(sub.get("0")):
+        holding.status = WITHDRAWN
+    elif _set(sub.get("1")):
+        holding.status = LOST
+    elif sub.get("q"):
+        holding.status = ON_LOAN
+        m = _ISO_DATE.match(sub["q"])
+        if m:
+            holding.due_date = m.group(1)
+        else:
+            notes.append(f"due date {sub['q']!r} of item {holding.barcode or '?'} not understood")
+    elif _set(sub.get("7")) or _set(sub.get("4")):
+        holding.status = NOT_FOR_LOAN
+    return holding
+
+
+def _holding_852(field, ctx: SourceContext) -> Holding:
+    sub = _subfields(field, _852_CODES)
+    code = sub.get("b") or sub.get("a") or None
+    call = " ".join(x for x in (sub.get("h"), sub.get("i")) if x) or None
+    return Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
+                   branch_code=code, location=sub.get("c") or None, call_number=call,
+                   barcode=sub.get("p") or None, status=UNKNOWN)
+
+
+# --- the record ----------------------------------------------------------------------------------
+
+_AUTHOR_TAGS = {"100": "person", "110": "corporate", "111": "meeting",
+                "700": "person", "710": "corporate", "711": "meeting"}
+# Name = the heading as catalogued: $a + numeration/titles/fuller form (person), subordinate units
+# (corporate), number/date/place (meeting). Roles ($e/$4) and person dates ($d) are kept apart.
+_NAME_CODES = {"person": "abcq", "corporate": "ab", "meeting": "andc"}
+_SUBJECT_TAGS = ("600", "610", "611", "630", "650", "651", "655")
+_SUBDIVISIONS = frozenset("vxyz")
+_SUBJECT_HEADING = {"600": "abcdq", "610": "ab", "611": "acdn", "630": "a"}
+_WANTED = frozenset(("020", "022", "035", "041", "082", "084", "090", "100", "110", "111", "130",
+                     "240", "245", "246", "740", "250", "260", "264", "300", "490", "700", "710", "711", "830",
+                     "852", "952") + _SUBJECT_TAGS)
+
+
+def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> CanonicalRecord:
+    """Extract the canonical record from a MARC21 bibliographic record (Koha 952 / 852 holdings)."""
+    by_tag: dict[str, list] = {}
+    f008 = None
+    for f in marc.fields:
+        tag = f[0]
+        if len(f) == 4:
+            if tag in _WANTED:
+                if tag in by_tag:
+                    by_tag[tag].append(f)
+                else:
+                    by_tag[tag] = [f]
+        elif tag == "008" and f008 is None:
+            f008 = f[1]
+    get = by_tag.get
+    empty = ()
+    notes = list(marc.notes)
+    rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format=fmt,
+                          material_type=material_type(marc.leader))
+
+    # title
+    t245 = get("245", empty)
+    if t245:
+        f = t245[0]
+        rec.title = _join_title(f[3])
+        c = _subfield(f, "c")
+        rec.responsibility = trim(c) if c else None
+        nonfiling = f[2]
+        skip = int(nonfiling) if nonfiling.isdigit() else 0
+        rec.title_sort = rec.title[skip:].lstrip() if 0 < skip < len(rec.title) else rec.title
+    if not rec.title:
+        for tag in ("246", "240", "130", "740"):
+            fields = get(tag)
+            title = _join_title(fields[0][3]) if fields else ""
+            if title:
+                rec.title = rec.title_sort = title
+                notes.append(f"245 {'has no title' if t245 else 'missing'}: title taken from {tag}")
+                break
+        else:
+            notes.append("no title in 245, 246, 240, 130 or 740")
+
+    # authors
+    seen = set()
+    main = [f for tag in ("100", "110", "111") for f in get(tag, empty)]
+    added = [f for f in marc.fields if f[0] in _AUTHOR_TAGS and f[0] > "7" and len(f) == 4]  # record order
+    for f in main + added:
+        kind = _AUTHOR_TAGS[f[0]]
+        codes = _NAME_CODES[kind]
+        name = trim(" ".join(v for c, v in f[3] if c in codes))
+        if not name or (name, kind) in seen:
+            continue
+        seen.add((name, kind))
+        roles = [trim(v) for c, v in f[3] if c == "e"] or [trim(v) for c, v in f[3] if c == "4"]
+        dates = _subfield(f, "d")
+        rec.authors.append(Author(name=name, kind=kind, role=", ".join(r for r in roles if r) or None,
+                                  dates=trim(dates) if dates else None))
+
+    # identifiers
+    for f in get("020", empty):
+        for c, v in f[3]:
+            if (c != "a" and c != "z") or not v.strip():
+                continue
+            isbn, found = normalize_isbn(v)
+            if c == "a" and isbn:
+                if isbn not in rec.isbns:
+                    rec.isbns.append(isbn)
+            elif found and found not in rec.invalid_isbns:
+                rec.invalid_isbns.append(found)
+                if c == "a":
+                    notes.append(f"ISBN {found} is not valid (wrong check digit or length)")
+    for f in get("022", empty):
+        v = _subfield(f, "a")
+        if v:
+            issn, found = normalize_issn(v)
+            if issn:
+                rec.issns.append(issn)
+            else:
+                notes.append(f"ISSN {found} has a wrong check digit or form, skipped")
+    for f in get("035", empty):
+        v = _subfield(f, "a")
+        if v and nfc(v) not in rec.system_numbers:
+            rec.system_numbers.append(nfc(v))
+
+    # edition, imprint, dates
+    v = _first(get("250", empty), "a")
+    rec.edition = trim(v) if v else None
+    f264 = get("264", empty)
+    imprint = [f for f in f264 if f[2] == "1"] or list(get("260", empty)) or list(f264)
+    v = _first(imprint, "a")
+    rec.place = trim(v) if v else None
+    v = _first(imprint, "b")
+    rec.publisher = trim(v) if v else None
+    v = _first(imprint, "c")
+    rec.date_text = trim(v) if v else None
+    year = f008[7:11] if f008 else ""
+    if year.isdigit() and 1000 <= int(year) <= 2100:
+        rec.year = int(year)
+    else:
+        rec.year = year_from_text(rec.date_text)
+        if rec.year is None:
+            rec.year = year_from_text(_first(f264, "c"))
+
+    v = _first(get("300", empty), "a")
+    rec.extent = trim(v) if v else None
+    rec.pages = pages_from_extent(rec.extent)
+    rec.languages = _languages(f008, get("041", empty))
+
+    # subjects, series
+    for tag in _SUBJECT_TAGS:
+        heading_codes = _SUBJECT_HEADING.get(tag, "ab")
+        for f in get(tag, empty):
+            heading = " ".join(filter(None, [trim(v) for c, v in f[3] if c in heading_codes]))
+            parts = [heading] if heading.strip() else []
+            parts += [trim(v) for c, v in f[3] if c in _SUBDIVISIONS]
+            subject = " -- ".join(p for p in parts if p)
+            if subject and subject not in rec.subjects:
+                rec.subjects.append(subject)
+    for f in get("490", empty):
+        a, vol = _subfield(f, "a"), _subfield(f, "v")
+        if a:
+            series = trim(a) + (" ; " + trim(vol) if vol else "")
+            if series not in rec.series:
+                rec.series.append(series)
+    for f in get("830", empty):
+        a = _subfield(f, "a")
+        if a and trim(a) not in rec.series:
+            rec.series.append(trim(a))
+
+    # call number: the bib-level one; holdings carry their own
+    for tag, codes in (("082", "a"), ("084", "a"), ("090", "ab")):
+        fields = get(tag)
+        if fields:
+            call = " ".join(nfc(v) for c, v in fields[0][3] if c in codes and v.strip())
+            if call:
+                rec.call_number = call
+                break
+
+    for f in get("952", empty):
+        rec.holdings.append(_holding_952(f, ctx, notes))
+    if not rec.holdings:
+        # 852 only when there are no 952 items: exports that have both repeat the items in 852,
+        # and counting both would double the copies a library holds.
+        for f in get("852", empty):
+            rec.holdings.append(_holding_852(f, ctx))
+    rec.notes = notes
+    return rec

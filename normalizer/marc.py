@@ -1,0 +1,200 @@
+"""Reading MARC: a small record structure and streaming readers for MARCXML and ISO2709.
+
+``MarcRecord`` is deliberately plain tuples: a harvest reads >100k records and building pymarc
+objects for each one dominates the cost. pymarc is still used for ISO2709 (its decoding of MARC-8
+is what we want) and converted with :func:`from_pymarc`.
+"""
+from __future__ import annotations
+
+import io
+from typing import Iterator, NamedTuple
+
+import pymarc
+from lxml import etree
+
+from .records import RejectedRecord
+
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+_NS = "{%s}" % MARC_NS
+
+
+class MarcRecord(NamedTuple):
+    """One MARC record.
+
+    ``fields`` holds ``(tag, value)`` for control fields and ``(tag, ind1, ind2, [(code, value), ...])``
+    for data fields, in record order. ``notes`` says what the reader had to repair.
+    """
+
+    leader: str
+    fields: list
+    notes: tuple = ()
+
+
+def from_pymarc(record: pymarc.Record, notes: tuple = ()) -> MarcRecord:
+    fields = []
+    for f in record.fields:
+        if f.is_control_field():
+            fields.append((f.tag, f.data or ""))
+        else:
+            ind1, ind2 = (list(f.indicators) + [" ", " "])[:2]
+            fields.append((f.tag, ind1 or " ", ind2 or " ", [(s.code, s.value or "") for s in f.subfields]))
+    return MarcRecord(str(record.leader), fields, notes)
+
+
+# --- MARCXML -------------------------------------------------------------------------------------
+
+_LEADER, _CONTROL, _DATA = 0, 1, 2
+_KIND = {}
+for _prefix in (_NS, ""):
+    _KIND[_prefix + "leader"] = _LEADER
+    _KIND[_prefix + "controlfield"] = _CONTROL
+    _KIND[_prefix + "datafield"] = _DATA
+
+
+def _record_from_element(el) -> MarcRecord | RejectedRecord:
+    """One <record> element -> MarcRecord; a record without a leader is rejected.
+
+    The hot loop of a harvest: local names only, one list comprehension per data field, and the
+    rare repairs (missing tag or code) found with cheap None tests and done in _repair.
+    """
+    leader = None
+    fields = []
+    append = fields.append
+    kinds = _KIND
+    suspect = False
+    for child in el:
+        kind = kinds.get(child.tag)
+        if kind == _DATA:
+            get = child.get
+            # Any child is read as a subfield (lenient: <subfields code="a"> is taken); one without a
+            # code attribute is dropped by _repair with a note.
+            subs = [(sf.get("code"), sf.text or "") for sf in child]
+            tag = get("tag")
+            if tag is None:
+                suspect = True
+            append((tag, get("ind1") or " ", get("ind2") or " ", subs))
+        elif kind == _CONTROL:
+            tag = child.get("tag")
+            if tag is None:
+                suspect = True
+            append((tag, child.text or ""))
+        elif kind == _LEADER:
+            leader = child.text or ""
+    if leader is None:
+        return RejectedRecord(f"MARCXML record has no leader (line {el.sourceline})")
+    notes = []
+    for f in fields:
+        if len(f) == 4:
+            for code, _ in f[3]:
+                if code is None:
+                    suspect = True
+    if suspect:
+        fields = _repair(fields, notes)
+    if len(leader) != 24:
+        notes.append(f"leader has {len(leader)} characters instead of 24")
+        leader = leader[:24].ljust(24)
+    return MarcRecord(leader, fields, tuple(notes))
+
+
+def _repair(fields, notes):
+    """Drop fields without a tag and subfields without a code, saying so (rare: broken exports)."""
+    kept = []
+    for f in fields:
+        if f[0] is None:
+            notes.append(f"a {'datafield' if len(f) == 4 else 'controlfield'} without a tag was skipped")
+            continue
+        if len(f) == 4 and any(code is None for code, _ in f[3]):
+            notes.append(f"a subfield without a code (or a stray element) in {f[0]} was skipped")
+            f = (f[0], f[1], f[2], [s for s in f[3] if s[0] is not None])
+        kept.append(f)
+    return kept
+
+
+def _iterparse(source, tag):
+    # No entity expansion, no DTD, no network: harvested XML is untrusted (XXE, billion laughs).
+    return etree.iterparse(source, events=("end",), tag=tag, resolve_entities=False, no_network=True,
+                           load_dtd=False, remove_comments=True, remove_pis=True, huge_tree=False)
+
+
+def iter_marcxml(source) -> Iterator[MarcRecord | RejectedRecord]:
+    """Stream the records of a MARCXML document (bytes or a binary file), with constant memory.
+
+    Records may be in the MARC21 slim namespace or in none, in a <collection>, bare, or wrapped in
+    an OAI-PMH response. A structurally broken record yields a RejectedRecord and reading goes on;
+    XML that is not well-formed yields one RejectedRecord with the parser's message and stops.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
+    try:
+        for _, el in _iterparse(source, (_NS + "record", "record")):
+            yield _record_from_element(el)
+            el.clear(keep_tail=True)
+            parent = el.getparent()
+            if parent is not None:
+                while el.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        yield RejectedRecord(f"not well-formed XML: {exc}")
+
+
+# --- ISO2709 -------------------------------------------------------------------------------------
+
+def _exception_text(exc) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"ISO2709 record unreadable: {text}"
+
+
+def _mostly_utf8(chunk: bytes) -> bool:
+    """More valid UTF-8 non-ASCII characters than invalid bytes: a UTF-8 record with a few bad bytes.
+
+    MARC-8 diacritics (0xE0-0xFE before a base letter) are almost never valid UTF-8 sequences.
+    """
+    text = chunk.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    return sum(1 for ch in text if ch > "\x7f") - bad > bad
+
+
+def _decode_chunk(chunk: bytes, utf8_failed: bool) -> tuple[pymarc.Record, tuple]:
+    """Decode one ISO2709 record as MARC-8 (leader/09 forced blank), else UTF-8 with replacements."""
+    as_marc8 = chunk[:9] + b" " + chunk[10:]
+    try:
+        record = pymarc.Record(as_marc8, to_unicode=True, force_utf8=False, hide_utf8_warnings=True)
+        return record, ("decoded as MARC-8 after UTF-8 failed",) if utf8_failed else ()
+    except Exception:  # noqa: BLE001 - pymarc's MARC-8 decoder raises several kinds
+        record = pymarc.Record(chunk, to_unicode=True, force_utf8=True, utf8_handling="replace")
+        return record, ("neither UTF-8 nor MARC-8: undecodable bytes replaced with U+FFFD",)
+
+
+def iter_iso2709(data: bytes) -> Iterator[MarcRecord | RejectedRecord]:
+    """Stream the records of ISO2709 bytes; a bad record yields a RejectedRecord and reading goes on.
+
+    UTF-8 is tried first whatever leader/09 says: Vietnamese exports often carry UTF-8 with
+    leader/09 blank, and decoding those as MARC-8 gives garbage ("Nghi©®n"). MARC-8 is the
+    fallback, and is used first when leader/09 is blank and the record has an ESC byte (a MARC-8
+    character-set switch), since such bytes may also happen to be valid UTF-8.
+    """
+    reader = pymarc.MARCReader(data, to_unicode=True, force_utf8=True, utf8_handling="strict",
+                               permissive=True)
+    for record in reader:
+        chunk = reader.current_chunk
+        notes = ()
+        try:
+            if record is None:
+                exc = reader.current_exception
+                if not (isinstance(exc, UnicodeDecodeError) and chunk):
+                    yield RejectedRecord(_exception_text(exc))
+                    continue
+                if _mostly_utf8(chunk):
+                    record = pymarc.Record(chunk, to_unicode=True, force_utf8=True, utf8_handling="replace")
+                    notes = ("invalid UTF-8 bytes replaced with U+FFFD (the rest of the record is UTF-8)",)
+                else:
+                    record, notes = _decode_chunk(chunk, utf8_failed=True)
+            elif chunk[9:10] != b"a" and not chunk.isascii():
+                if b"\x1b" in chunk:
+                    record, notes = _decode_chunk(chunk, utf8_failed=False)
+                else:
+                    notes = ("decoded as UTF-8 although leader/09 says MARC-8",)
+        except Exception as exc:  # noqa: BLE001 - any pymarc failure is a rejection
+            yield RejectedRecord(_exception_text(exc))
+            continue
+        yield from_pymarc(record, notes)

@@ -1,0 +1,1 @@
+"""The union catalogue service: catalogue store, pipeline, search engines, API and CLI."""
