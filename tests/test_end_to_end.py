@@ -133,6 +133,12 @@ def test_harvest_index_and_search_over_http(network, api_server):
     assert filtered["total"] == facet["count"]
     assert all(any(lib["id"] == "tv-yen-mo" for lib in h["libraries"]) for h in filtered["hits"])
 
+    # listing everything again brings nothing new, and nothing is normalized or indexed again
+    again = unioncat(config_dir, "harvest", "--full", "tv-kim-son")
+    listed = len(network["records"]["tv-kim-son"])
+    assert f"0 added, 0 updated, 0 deleted, {listed} unchanged" in again.stderr
+    assert "normalizing" not in again.stderr and "indexing" not in again.stderr
+
 
 def test_bad_parameters_and_unknown_ids(network, api_server):
     server = api_server(network["config_dir"])

@@ -106,3 +106,21 @@ def test_no_records_match_over_http_422_means_nothing_new(tmp_path, zenodo):
     assert result.counts.added == 0
     # the next incremental harvest starts at this response's date, from the server's clock
     assert store.state("zenodo")["last_success_response_date"] == "2026-08-13T18:19:00Z"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=2000),
+                 st.text(max_size=500).map(lambda t: (
+                     '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords><record><header>'
+                     f"<identifier>{t}</identifier></header><metadata>{t}</metadata></record>"
+                     "</ListRecords></OAI-PMH>").encode("utf-8", "surrogatepass"))))
+def test_any_page_is_read_or_rejected_never_crashes(data):
+    try:
+        page = parse_page(data, "oai_dc")
+    except HarvestError as exc:
+        assert str(exc)
+    else:
+        assert all(r["identifier"] for r in page.records)
