@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_harvest(config, args) -> int:
     from unionapi.services import Services
     ids = args.libraries or [lib.id for lib in config.libraries.values() if lib.enabled]
+    if not ids:
+        print(f"unioncat: no enabled library in {config.sources_file}; add yours there (see README.md, "
+              "'Pointing it at real libraries'), or try `unioncat demo`", file=sys.stderr)
+        return 2
     libraries = [config.library(library_id) for library_id in ids]
     services = Services.open(config)
     try:
