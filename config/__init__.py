@@ -23,10 +23,17 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 # Fields each protocol accepts besides the common ones; "*" marks required.
 PROTOCOL_FIELDS: dict[str, dict[str, bool]] = {
     "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False},
-    "z3950": {"host": True, "port": True, "database": True, "syntax": False, "query": False,
-              "batch_size": False, "user": False, "password": False},
-    "file": {"path": True, "record_format": False},
+    # Z39.50 (or SRU through the same client): Koha answers through Zebra, database "biblios"
+    "z3950": {"host": True, "port": True, "database": True, "syntax": False, "element_set": False,
+              "query": False, "batch_size": False, "user": False, "password": False, "transport": False,
+              "incremental": False, "id_field": False, "max_delete_ratio": False},
+    # MARC export drops: a folder, or an http(s) URL of a folder listing or of one file
+    "file": {"path": False, "url": False, "record_format": False, "max_delete_ratio": False, "settle_s": False},
 }
+Z3950_DEFAULTS = {"syntax": "usmarc", "element_set": "F", "query": '@attr 1=_ALLRECORDS @attr 2=103 ""',
+                  "batch_size": 500, "transport": "z3950", "incremental": False, "id_field": "001",
+                  "max_delete_ratio": 0.2}
+FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0}
 COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s"}
 # How an OAI metadata prefix's payload is parsed by the normalizer.
 OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "oai_dc": "oai_dc"}
@@ -211,6 +218,9 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         timeout_s = float(entry.get("timeout_s", 60))
     except (TypeError, ValueError):
         raise fail("timeout_s", "a number of seconds") from None
+    options = _protocol_options(entry, protocol, fail)
+    if options.get("path") and not Path(options["path"]).is_absolute():
+        options["path"] = str((path.parent / options["path"]).resolve())  # relative to sources.yaml
     known = {"endpoint", "metadata_prefix", "set", "record_format"}
     return Library(
         id=library_id,
@@ -226,5 +236,37 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         branches={str(k): v for k, v in branches.items()},
         enabled=enabled,
         timeout_s=timeout_s,
-        options={k: v for k, v in entry.items() if k in specific and k not in known},
+        options={k: v for k, v in options.items() if k not in known},
     )
+
+
+def _protocol_options(entry: dict, protocol: str, fail) -> dict:
+    """Defaults and checks for the Z39.50 and export-drop fields."""
+    if protocol == "oai":
+        return {}
+    options = {**(Z3950_DEFAULTS if protocol == "z3950" else FILE_DEFAULTS),
+               **{k: v for k, v in entry.items() if k in PROTOCOL_FIELDS[protocol]}}
+    ratio = options["max_delete_ratio"]
+    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio <= 1:
+        raise fail("max_delete_ratio", "a fraction between 0 and 1, e.g. 0.2")
+    if protocol == "z3950":
+        if not isinstance(options["port"], int) or not 0 < options["port"] < 65536:
+            raise fail("port", "a TCP port number")
+        if options["syntax"] not in ("usmarc", "marc21", "xml", "marcxml"):
+            raise fail("syntax", "usmarc (ISO2709) or xml (MARCXML)")
+        if options["transport"] not in ("z3950", "sru"):
+            raise fail("transport", "z3950 or sru")
+        if not isinstance(options["batch_size"], int) or not 1 <= options["batch_size"] <= 10_000:
+            raise fail("batch_size", "a number of records per present request, 1 to 10000")
+        if options["id_field"] not in ("001", "999c"):
+            raise fail("id_field", "001 or 999c (Koha's biblionumber)")
+        if not isinstance(options["incremental"], bool):
+            raise fail("incremental", "true or false")
+    else:
+        if bool(options.get("path")) == bool(options.get("url")):
+            raise fail("path", "either 'path' (a folder) or 'url' (http:// or https://), not both")
+        if options.get("url") and not str(options["url"]).startswith(("http://", "https://")):
+            raise fail("url", "an http:// or https:// URL")
+        if options.get("record_format") not in (None, "iso2709", "marcxml"):
+            raise fail("record_format", "iso2709 or marcxml (default: from each file's name and content)")
+    return options

@@ -11,13 +11,15 @@ __all__ = ["HarvestError", "HarvestResult", "RawStore", "harvest_library"]
 
 
 def harvest_library(library: Library, store: RawStore, settings: Settings, full: bool = False,
-                    sleep=time.sleep, after_page=None) -> HarvestResult:
-    """Harvest one library by its protocol; failures come back in the result, never as exceptions."""
+                    force: bool = False, sleep=time.sleep, after_page=None) -> HarvestResult:
+    """Harvest one library by its protocol; failures come back in the result, never as exceptions.
+
+    ``force`` lets a complete listing delete more records than the library's max_delete_ratio.
+    """
     if library.protocol == "oai":
         return OAIHarvester(library, store, settings, sleep=sleep, after_page=after_page).harvest(full=full)
-    message = (f"protocol '{library.protocol}' is configured but this version of unioncat can only harvest "
-               "OAI-PMH sources; Z39.50 and file drops are planned (issue 3)")
-    run_id = store.start_run(library.id, "full")
-    result = HarvestResult(library.id, "failed", "full", error=message, run_id=run_id)
-    store.update_run(run_id, result.counts, 0, "failed", message)
-    return result
+    if library.protocol == "z3950":
+        from harvester.z3950 import Z3950Harvester
+        return Z3950Harvester(library, store, settings, sleep=sleep).harvest(full=full, force=force)
+    from harvester.files import FileDropHarvester
+    return FileDropHarvester(library, store, settings).harvest(full=full, force=force)

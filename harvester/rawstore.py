@@ -51,7 +51,17 @@ CREATE TABLE IF NOT EXISTS harvest_runs (
     deleted INTEGER NOT NULL DEFAULT 0,
     unchanged INTEGER NOT NULL DEFAULT 0,
     quarantined INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    note TEXT                                 -- what a person should know although the run went on
+);
+CREATE TABLE IF NOT EXISTS source_files (
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,              -- file name or URL of an export drop
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (source, name)
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -103,6 +113,9 @@ class RawStore(SQLiteFile):
 
     def __init__(self, path: Path | str):
         super().__init__(path, SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(harvest_runs)")}
+        if "note" not in columns:  # stores made before run notes existed
+            self.db.execute("ALTER TABLE harvest_runs ADD COLUMN note TEXT")
 
     # -- records ---------------------------------------------------------------------------
     def store_page(self, source: str, items: list[dict], checkpoint: dict | None,
@@ -140,7 +153,7 @@ class RawStore(SQLiteFile):
                 self.db.execute(
                     "INSERT INTO raw_records (id, source, identifier, format, datestamp, deleted, sets,"
                     " content_hash, body, harvested_at, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(id) DO UPDATE SET format=excluded.format, datestamp=excluded.datestamp,"
+                    " ON CONFLICT(id) DO UPDATE SET format=CASE WHEN excluded.deleted THEN format ELSE excluded.format END, datestamp=excluded.datestamp,"
                     " deleted=excluded.deleted, sets=excluded.sets, content_hash=excluded.content_hash,"
                     " body=excluded.body, harvested_at=excluded.harvested_at, seq=excluded.seq",
                     (record_id, source, item["identifier"], item["format"], item.get("datestamp"),
@@ -224,18 +237,60 @@ class RawStore(SQLiteFile):
                                    (source, utc_now(), mode)).lastrowid
 
     def update_run(self, run_id: int, counts: Counts, pages: int, outcome: str = "running",
-                   error: str | None = None) -> None:
+                   error: str | None = None, note: str | None = None) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE harvest_runs SET pages=?, added=?, updated=?, deleted=?, unchanged=?, quarantined=?,"
-                " outcome=?, error=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
+                " outcome=?, error=?, note=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
                 (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
-                 outcome, error, outcome, utc_now(), run_id))
+                 outcome, error, note, outcome, utc_now(), run_id))
 
     def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
         cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
-                "deleted", "unchanged", "quarantined", "error")
+                "deleted", "unchanged", "quarantined", "error", "note")
         sql = f"SELECT {', '.join(cols)} FROM harvest_runs"
         rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id DESC LIMIT ?",
                                ((source,) if source else ()) + (limit,)).fetchall()
+        return [dict(zip(cols, r)) for r in rows]
+
+    # -- sources without tombstones (Z39.50, export drops) ---------------------------------------
+    def live_identifiers(self, source: str) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT identifier FROM raw_records WHERE source = ? AND deleted = 0", (source,))}
+
+    def reconcile(self, source: str, present: set[str], max_delete_ratio: float, force: bool = False) -> tuple[int, str | None]:
+        """After a *complete* listing: records no longer present become deletions.
+
+        Refuses (and says why) when that would delete more than ``max_delete_ratio`` of the
+        library's records at once, unless ``force``: a server that suddenly answers with few
+        or no records is far more often broken than emptied.
+        """
+        live = self.live_identifiers(source)
+        missing = sorted(live - present)
+        if not missing:
+            return 0, None
+        if not force and len(missing) > max_delete_ratio * len(live):
+            return 0, (f"{len(missing)} of {len(live)} records ({len(missing) / len(live):.0%}) are no longer at "
+                       f"the source; deleting more than {max_delete_ratio:.0%} at once is refused. If the library "
+                       f"really removed them, run `unioncat harvest {source} --force`.")
+        counts = self.store_page(source, [{"identifier": i, "format": "", "deleted": True} for i in missing], None)
+        return counts.deleted, None
+
+    def file_processed(self, source: str, name: str, content_hash: str) -> bool:
+        """True when this exact file content was already processed for this source."""
+        return self.db.execute("SELECT 1 FROM source_files WHERE source = ? AND name = ? AND content_hash = ?",
+                               (source, name, content_hash)).fetchone() is not None
+
+    def mark_file_processed(self, source: str, name: str, content_hash: str, size: int, records: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO source_files (source, name, content_hash, size, records, processed_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(source, name) DO UPDATE SET content_hash=excluded.content_hash, size=excluded.size,"
+                " records=excluded.records, processed_at=excluded.processed_at",
+                (source, name, content_hash, size, records, utc_now()))
+
+    def processed_files(self, source: str) -> list[dict]:
+        cols = ("name", "content_hash", "size", "records", "processed_at")
+        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM source_files WHERE source = ? ORDER BY processed_at, name",
+                               (source,))
         return [dict(zip(cols, r)) for r in rows]

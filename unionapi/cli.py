@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     harvest.add_argument("--full", action="store_true", help="list everything again instead of what changed "
                          "since the last harvest (also drops an interrupted harvest's checkpoint)")
     harvest.add_argument("--no-index", action="store_true", help="only fill the raw store")
+    harvest.add_argument("--force", action="store_true", help="apply deletions found by a complete Z39.50 "
+                         "harvest or export even when they exceed the library's max_delete_ratio")
 
     index = commands.add_parser("index", help="normalize pending records and update the search index",
                                 description="Bring the catalogue and the index up to date with the raw store.")
@@ -79,19 +81,21 @@ def cmd_harvest(config, args) -> int:
     libraries = [config.library(library_id) for library_id in ids]
     services = Services.open(config)
     try:
-        failed = harvest_and_update(services, libraries, full=args.full, update_index=not args.no_index)
+        failed = harvest_and_update(services, libraries, full=args.full, force=args.force,
+                                    update_index=not args.no_index)
     finally:
         services.close()
     return 1 if failed else 0
 
 
-def harvest_and_update(services, libraries, full: bool = False, update_index: bool = True) -> list[str]:
+def harvest_and_update(services, libraries, full: bool = False, force: bool = False,
+                       update_index: bool = True) -> list[str]:
     """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
     from harvester import harvest_library
     from unionapi.pipeline import index_changes, normalize_changes
     failed = []
     for library in libraries:
-        result = harvest_library(library, services.raw, services.config.settings, full=full)
+        result = harvest_library(library, services.raw, services.config.settings, full=full, force=force)
         if result.outcome != "ok":
             failed.append(library.id)
     if update_index:
