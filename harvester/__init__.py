@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 
 from config import Library, Settings
-from harvester.oai import HarvestError, HarvestResult, OAIHarvester
-from harvester.rawstore import RawStore
+from harvester.oai import OAIHarvester
+from harvester.rawstore import HarvestError, HarvestResult
+from harvester.rawstore import RawStore  # noqa: F401  (re-exported)
 
 __all__ = ["HarvestError", "HarvestResult", "RawStore", "harvest_library"]
 

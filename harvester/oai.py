@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -19,7 +19,7 @@ from sickle import Sickle
 from sickle.response import OAIResponse
 
 from config import Library, Settings
-from harvester.rawstore import Counts, RawStore
+from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -29,21 +29,6 @@ _ILLEGAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 _ILLEGAL_REFS = re.compile(rb"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
 _MAX_RETRY_AFTER_S = 600
-
-
-class HarvestError(Exception):
-    """The harvest of one library cannot go on; the message says why, for the status page."""
-
-
-@dataclass
-class HarvestResult:
-    library: str
-    outcome: str  # ok | failed
-    mode: str  # full | incremental | resumed
-    pages: int = 0
-    counts: Counts = field(default_factory=Counts)
-    error: str | None = None
-    run_id: int | None = None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -106,6 +106,24 @@ class Counts:
     def add(self, other: "Counts") -> None:
         for name in ("added", "updated", "deleted", "unchanged", "quarantined"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class HarvestError(Exception):
+    """The harvest of one library cannot go on; the message says why, for the status page."""
+
+
+@dataclass
+class HarvestResult:
+    """What one harvest run did, whatever the protocol."""
+
+    library: str
+    outcome: str  # ok | failed
+    mode: str  # full | incremental | resumed
+    pages: int = 0  # OAI pages, Z39.50 present requests, or files
+    counts: Counts = field(default_factory=Counts)
+    error: str | None = None
+    note: str | None = None  # e.g. deletions refused by the mass-deletion guard
+    run_id: int | None = None
 
 
 class RawStore(SQLiteFile):
