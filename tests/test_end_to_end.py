@@ -45,7 +45,7 @@ def network(tmp_path_factory):
     generated = generate_network(DEMO_SEED, total_records=1000)
     demo = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
     providers, libraries = {}, []
-    for entry in demo:
+    for entry in (e for e in demo if e["protocol"] == "oai"):
         path = folder / f"{entry['id']}.jsonl"
         save_records(path, generated[entry["id"]])
         formats = "marc21,oai_dc" if entry["metadata_prefix"] == "marc21" else "oai_dc"

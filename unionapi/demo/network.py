@@ -28,20 +28,29 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 
 DEMO_LIBRARIES = [
     {"id": "tv-tinh", "name": "Thư viện tỉnh Sơn Nam", "kind": "provincial", "parent": None,
-     "system": "koha", "formats": ["marc21", "oai_dc"], "share": 0.55,
+     "system": "koha", "protocol": "oai", "formats": ["marc21", "oai_dc"], "share": 0.47,
      "repository": "tv-tinh.sonnam.vn", "sets": ["sach", "thieunhi"],
      "branch_map": {"TRUNGTAM": "Trụ sở chính", "THIEUNHI": "Phòng đọc Thiếu nhi",
                     "LUUDONG": "Thư viện lưu động"}},
     {"id": "tv-kim-son", "name": "Thư viện huyện Kim Sơn", "kind": "district", "parent": "tv-tinh",
-     "system": "koha", "formats": ["marc21", "oai_dc"], "share": 0.20,
+     "system": "koha", "protocol": "oai", "formats": ["marc21", "oai_dc"], "share": 0.17,
      "repository": "tv-kim-son.sonnam.vn", "sets": ["sach", "thieunhi"],
      "branch_map": {"KIMSON": "Thư viện huyện Kim Sơn", "KS-XA": "Tủ sách xã Kim Đông"}},
     {"id": "tv-yen-mo", "name": "Thư viện huyện Yên Mô", "kind": "district", "parent": "tv-tinh",
-     "system": "other", "formats": ["oai_dc"], "share": 0.15,
+     "system": "other", "protocol": "oai", "formats": ["oai_dc"], "share": 0.13,
      "repository": "tv-yen-mo.sonnam.vn", "sets": [], "branch_map": {}},
     {"id": "thpt-lvt", "name": "Thư viện Trường THPT Lương Văn Tụy", "kind": "school",
-     "parent": "tv-tinh", "system": "other", "formats": ["oai_dc"], "share": 0.10,
+     "parent": "tv-tinh", "system": "other", "protocol": "oai", "formats": ["oai_dc"], "share": 0.08,
      "repository": "thpt-lvt.sonnam.edu.vn", "sets": ["thamkhao", "vanhoc"], "branch_map": {}},
+    # Koha with OAI-PMH switched off: harvested over Z39.50 from its Zebra (database "biblios")
+    {"id": "tv-hoa-lu", "name": "Thư viện huyện Hoa Lư", "kind": "district", "parent": "tv-tinh",
+     "system": "koha", "protocol": "z3950", "formats": ["marc21"], "share": 0.10,
+     "repository": "tv-hoa-lu.sonnam.vn", "sets": [],
+     "branch_map": {"HOALU": "Thư viện huyện Hoa Lư", "HL-XA": "Tủ sách xã Ninh Hải"}},
+    # Libol: no server at all; the school drops a MARC export (ISO2709) into a folder
+    {"id": "thcs-ths", "name": "Thư viện Trường THCS Trương Hán Siêu", "kind": "school",
+     "parent": "tv-hoa-lu", "system": "libol", "protocol": "file", "formats": ["marc21"], "share": 0.05,
+     "repository": "thcs-ths.sonnam.edu.vn", "sets": [], "branch_map": {}},
 ]
 LIBRARY_BY_ID = {lib["id"]: lib for lib in DEMO_LIBRARIES}
 SET_NAMES = {"sach": "Sách", "thieunhi": "Sách thiếu nhi", "thamkhao": "Sách tham khảo",
@@ -618,6 +627,8 @@ CATEGORY_AFFINITY = {
     "tv-yen-mo": {"nn": 3.0, "tn": 2.0, "vh": 1.5, "ls": 1.5, "gt": 0.2, "eng": 0.0},
     "thpt-lvt": {"tk": 8.0, "vh": 3.0, "dich": 3.0, "gt": 0.4, "nn": 0.05, "tn": 0.5, "pl": 0.5,
                  "eng": 0.5, "yt": 0.3},
+    "tv-hoa-lu": {"ls": 3.0, "nn": 2.0, "tn": 1.5, "gt": 0.2, "eng": 0.0, "tk": 0.3},
+    "thcs-ths": {"tk": 6.0, "vh": 3.0, "tn": 2.0, "gt": 0.4, "nn": 0.05, "eng": 0.3},
 }
 
 
@@ -809,6 +820,15 @@ def _koha_marc(v: dict, biblionumber: int, stamp: datetime, entered: str, items:
     return _marc_xml("c" if corrected else "n", desc, controls, fields)
 
 
+def _libol_marc(v: dict, number: int, stamp: datetime, library_name: str) -> str:
+    """A Libol export: MARC21 with the copy described in 852 (no Koha 952 items)."""
+    controls = [("001", str(number)), ("005", stamp.strftime("%Y%m%d%H%M%S.0")),
+                ("008", _field_008(v, stamp.strftime("%y%m%d")))]
+    fields = _marc_fields(v, "")
+    fields.append(("852", " ", " ", [("a", library_name), ("h", _call_number(v))]))
+    return _marc_xml("n", "i" if v["use264"] else "a", controls, fields)
+
+
 def _dc_xml(elements: list) -> str:
     out = [f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" '
            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -873,9 +893,10 @@ def _plain_dc(v: dict, lib: str) -> str:
 
 
 # --------------------------------------------------------------------------- Koha items (952)
-_BRANCHES = {"tv-tinh": ["TRUNGTAM", "THIEUNHI", "LUUDONG"], "tv-kim-son": ["KIMSON", "KS-XA"]}
+_BRANCHES = {"tv-tinh": ["TRUNGTAM", "THIEUNHI", "LUUDONG"], "tv-kim-son": ["KIMSON", "KS-XA"],
+             "tv-hoa-lu": ["HOALU", "HL-XA"]}
 _BARCODE_PREFIX = {"TRUNGTAM": "VV", "THIEUNHI": "TN", "LUUDONG": "LD", "KIMSON": "KS",
-                   "KS-XA": "KD"}
+                   "KS-XA": "KD", "HOALU": "HL", "HL-XA": "NH"}
 
 
 def _items(v: dict, lib: str, rng: random.Random, counters: dict, call_number: str,
@@ -890,8 +911,8 @@ def _items(v: dict, lib: str, rng: random.Random, counters: dict, call_number: s
                 home = rng.choice(["THIEUNHI", "THIEUNHI", "TRUNGTAM", "LUUDONG"])
             else:
                 home = rng.choice(["TRUNGTAM", "TRUNGTAM", "TRUNGTAM", "LUUDONG"])
-        else:
-            home = "KIMSON" if rng.random() < 0.8 else "KS-XA"
+        else:  # a district library: mostly its own building, some in a commune book cabinet
+            home = branches[0] if rng.random() < 0.8 else branches[1]
         holding = home if rng.random() < 0.95 else rng.choice(branches)
         location = rng.choice(["KHOMO", "KHOMO", "KHOMUON", "KHODOC"])
         x = rng.random()
@@ -1005,7 +1026,9 @@ def _library_records(rng: random.Random, lib_info: dict, slots: list) -> list[Pr
         v = _catalogue(work, lib, rng)
         sets = _sets(lib, work)
         metadata = {}
-        if koha:
+        if lib_info["system"] == "libol":
+            metadata["marc21"] = _libol_marc(v, local, when, lib_info["name"])
+        elif koha:
             entered_d = date(max(work.year, 2008), 1, 1) + timedelta(days=rng.randrange(0, 360))
             entered_d = min(entered_d, when.date())
             itemtype = "STN" if work.juvenile else "SACH"
@@ -1013,7 +1036,8 @@ def _library_records(rng: random.Random, lib_info: dict, slots: list) -> list[Pr
             marc = _koha_marc(v, local, when, entered_d.strftime("%y%m%d"), items, itemtype,
                               corrected=rng.random() < 0.3)
             metadata["marc21"] = marc
-            metadata["oai_dc"] = _koha_dc(_marc_fields(v, ""))
+            if "oai_dc" in lib_info["formats"]:
+                metadata["oai_dc"] = _koha_dc(_marc_fields(v, ""))
         else:
             metadata["oai_dc"] = _plain_dc(v, lib)
         metadata = _encode_habits(metadata, lib, rng)
@@ -1108,6 +1132,19 @@ def _circulate(marc: str, stamp: datetime, rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- files
+def as_iso2709(records: list[ProviderRecord]) -> list[bytes]:
+    """The MARC21 records as ISO2709, as Zebra indexes them and Libol exports them."""
+    import io
+
+    import pymarc
+    out = []
+    for record in records:
+        if not record.deleted:
+            [parsed] = pymarc.parse_xml_to_array(io.BytesIO(record.metadata["marc21"].encode("utf-8")))
+            out.append(parsed.as_marc())
+    return out
+
+
 def save_records(path, records: list[ProviderRecord]) -> None:
     """JSON lines, UTF-8; written to a temporary file and renamed, so a running provider
     never reads half a file."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,16 +18,21 @@ def demo_config(config_dir: Path | None = None) -> Config:
     config_dir = Path(config_dir) if config_dir else PACKAGE_DIR
     settings = load_settings(config_dir / "settings.yaml")
     if not os.environ.get("UNIONCAT_DATA_DIR"):
-        settings = type(settings)(**{**settings.__dict__, "data_dir": settings.data_dir / "demo"})
+        settings = replace(settings, data_dir=settings.data_dir / "demo")
     sources_file = config_dir / "demo-sources.yaml"
-    return Config(settings=settings, libraries=load_sources(sources_file), sources_file=sources_file)
+    libraries = load_sources(sources_file)
+    for library in libraries.values():
+        if library.protocol == "file":  # drops go where this run's data lives
+            folder = str(Path(settings.data_dir) / "drops" / library.id)
+            libraries[library.id] = replace(library, options={**library.options, "path": folder})
+    return Config(settings=settings, libraries=libraries, sources_file=sources_file)
 
 
 def write_provider_data(folder: Path, records: int) -> dict[str, Path]:
     """Generate the network once (fixed seed); reuse the files on later runs."""
     from unionapi.demo.network import DEMO_SEED, generate_network, save_records
     folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / f"generated-{DEMO_SEED}-{records}"
+    marker = folder / f"generated-v2-{DEMO_SEED}-{records}"  # v2: six libraries
     paths = {}
     if not marker.exists():
         log.info("generating the demo network (%d records, seed %d)", records, DEMO_SEED)
@@ -38,9 +44,40 @@ def write_provider_data(folder: Path, records: int) -> dict[str, Path]:
     return paths
 
 
+class _Nothing:
+    def stop(self) -> None:
+        pass
+
+
+def start_source(library, data_file: Path, data_dir: Path):
+    """Serve one demo library the way it really would be: OAI-PMH, Zebra, or an export in a folder."""
+    from unionapi.demo.network import as_iso2709, load_records
+    if library.protocol == "oai":
+        from unionapi.demo.provider import start_provider
+        formats = "marc21,oai_dc" if library.metadata_prefix == "marc21" else "oai_dc"
+        provider = start_provider(data_file, port=urlsplit(library.endpoint).port, name=library.name,
+                                  formats=formats)
+        log.info("%s: OAI-PMH provider for %s at %s", library.id, library.name, provider.url)
+        return provider
+    records = as_iso2709(load_records(data_file))
+    if library.protocol == "z3950":
+        from unionapi.demo.zebra import ZebraServer
+        server = ZebraServer.start(data_dir / "zebra" / library.id, records, port=library.options["port"])
+        log.info("%s: Zebra (Z39.50) for %s at %s:%s, database %s", library.id, library.name,
+                 server.host, server.port, library.options["database"])
+        return server
+    folder = Path(library.options["path"])
+    folder.mkdir(parents=True, exist_ok=True)
+    export = folder / "export-2026-11-22.mrc"
+    if not export.exists():
+        export.write_bytes(b"".join(records))
+        os.utime(export, (export.stat().st_mtime - 3600,) * 2)  # an export finished an hour ago
+    log.info("%s: %d records exported by %s into %s", library.id, len(records), library.name, folder)
+    return _Nothing()
+
+
 def run_demo(args) -> int:
     from unionapi.cli import harvest_and_update, serve_forever
-    from unionapi.demo.provider import start_provider
     from unionapi.services import Services
 
     config = demo_config(Path(args.config) if args.config else None)
@@ -48,16 +85,12 @@ def run_demo(args) -> int:
     data_files = write_provider_data(data_dir / "providers", args.records)
     with ExitStack() as stack:
         for library in config.libraries.values():
-            port = urlsplit(library.endpoint).port
-            formats = "marc21,oai_dc" if library.metadata_prefix == "marc21" else "oai_dc"
             try:
-                provider = start_provider(data_files[library.id], port=port, name=library.name, formats=formats)
+                stack.callback(start_source(library, data_files[library.id], data_dir).stop)
             except OSError as exc:
-                log.error("cannot start the demo provider for %s on port %s: %s. Is another demo running? "
-                          "Stop it, or change the ports in %s", library.id, port, exc, config.sources_file)
+                log.error("cannot start the demo source %s: %s. Is another demo running? Stop it, or change "
+                          "the ports in %s", library.id, exc, config.sources_file)
                 return 1
-            stack.callback(provider.stop)
-            log.info("%s: OAI-PMH provider for %s at %s", library.id, library.name, provider.url)
         services = Services.open(config)
         stack.callback(services.close)
         failed = harvest_and_update(services, list(config.libraries.values()))
