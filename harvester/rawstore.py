@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS source_files (
     processed_at TEXT NOT NULL,
     PRIMARY KEY (source, name)
 );
+CREATE TABLE IF NOT EXISTS file_records (
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,              -- the export drop (as in source_files) a record came from
+    identifier TEXT NOT NULL,
+    PRIMARY KEY (source, name, identifier)
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -312,3 +318,24 @@ class RawStore(SQLiteFile):
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM source_files WHERE source = ? ORDER BY processed_at, name",
                                (source,))
         return [dict(zip(cols, r)) for r in rows]
+
+    def file_identifiers(self, source: str, name: str) -> set[str]:
+        """The identifiers the last processed version of an export drop held."""
+        return {r[0] for r in self.db.execute(
+            "SELECT identifier FROM file_records WHERE source = ? AND name = ?", (source, name))}
+
+    def remember_file(self, source: str, name: str, content_hash: str, size: int, identifiers: set[str]) -> None:
+        """Mark an export drop processed and remember its identifiers, in one transaction.
+
+        The identifiers are what the next version of the same file is compared with to find
+        deletions; keeping them with the hash means a crash never leaves one without the other.
+        """
+        with self.transaction():
+            self.db.execute("DELETE FROM file_records WHERE source = ? AND name = ?", (source, name))
+            self.db.executemany("INSERT INTO file_records (source, name, identifier) VALUES (?,?,?)",
+                                ((source, name, i) for i in identifiers))
+            self.db.execute(
+                "INSERT INTO source_files (source, name, content_hash, size, records, processed_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(source, name) DO UPDATE SET content_hash=excluded.content_hash, size=excluded.size,"
+                " records=excluded.records, processed_at=excluded.processed_at",
+                (source, name, content_hash, size, len(identifiers), utc_now()))

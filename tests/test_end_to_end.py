@@ -126,6 +126,9 @@ def test_harvest_index_and_search_over_http(network, api_server):
         conforms(library, "Library")
         assert library["record_count"] > 0 and library["last_success"]
     assert {lib["id"]: lib["parent"] for lib in libraries["libraries"]}["thpt-lvt"] == "tv-tinh"
+    quality = server.get("/api/libraries/tv-tinh/quality").json()
+    conforms(quality, "QualityReport")
+    assert quality["records"] == next(lib["record_count"] for lib in libraries["libraries"] if lib["id"] == "tv-tinh")
 
     # filters and facets agree: the library facet count is what the library filter returns
     facet = next(f for f in body["facets"]["library"] if f["value"] == "tv-yen-mo")
@@ -153,11 +156,13 @@ def test_bad_parameters_and_unknown_ids(network, api_server):
         conforms(response.json(), "Error")
         assert fragment in response.json()["message"]
     assert server.get("/api/search", size="5000").json()["size"] == 100  # capped, not refused
+    assert server.get("/api/libraries/tv-nowhere/quality").status_code == 404
     missing = server.get("/api/records/0000000000000000")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     assert server.get("/api/nothing-here").status_code == 404
     spec = server.get("/api/openapi.json").json()
     assert set(spec["paths"]) == {"/api/health", "/api/search", "/api/records/{id}", "/api/libraries",
+                                  "/api/libraries/{id}/quality",
                                   "/api/openapi.json"}
 
 

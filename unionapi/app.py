@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from normalizer.records import STATUSES
 from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
+from unionapi.quality import quality_report
 from unionapi.services import Services
 
 MATERIAL_TYPES = ("book", "serial", "map", "score", "sound", "video", "image", "computer", "mixed", "other")
@@ -92,6 +93,12 @@ def create_app(services: Services) -> Flask:
                                      if runs else None),
                         "record_count": counts.get(library.id, 0)})
         return jsonify(libraries=out)
+
+    @app.get("/api/libraries/<library_id>/quality")
+    def quality(library_id: str):
+        if library_id not in libraries:
+            return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
+        return jsonify(quality_report(services, library_id, examples=5))
 
     return app
 

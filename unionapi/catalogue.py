@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -37,6 +38,15 @@ CREATE TABLE IF NOT EXISTS rejected (
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
+CREATE TABLE IF NOT EXISTS record_issues (   -- what the normalizer repaired or doubted, for the quality report
+    record_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,             -- repair | warning
+    code TEXT NOT NULL,             -- what kind of problem, for counting ("TCVN3", "ISBN # is not valid ...")
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS record_issues_record ON record_issues(record_id);
+CREATE INDEX IF NOT EXISTS record_issues_source ON record_issues(source, kind, code);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
@@ -65,11 +75,13 @@ class Catalogue(SQLiteFile):
                     (record.record_id, record.library, entry, raw_seq,
                      json.dumps(record.to_dict(), ensure_ascii=False)))
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
+                self._record_issues(record)
                 self._touch(entry, cursor)
             for record_id in deletions:
                 row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
                 self.db.execute("DELETE FROM records WHERE id = ?", (record_id,))
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
+                self.db.execute("DELETE FROM record_issues WHERE record_id = ?", (record_id,))
                 if row:
                     self._touch(row[0], cursor)
             for record_id, source, raw_seq, reason in rejections:
@@ -79,6 +91,16 @@ class Catalogue(SQLiteFile):
                     " created_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", (record_id, source, raw_seq, reason))
             self.db.execute("INSERT INTO cursors (name, seq) VALUES ('normalize', ?)"
                             " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq", (cursor,))
+
+    def _record_issues(self, record: CanonicalRecord) -> None:
+        self.db.execute("DELETE FROM record_issues WHERE record_id = ?", (record.record_id,))
+        rows = [(record.record_id, record.library, "repair", str(r.get("from", "?")),
+                 f"{r.get('field', '?')}: repaired from {r.get('from', '?')}") for r in getattr(record, "repairs", [])]
+        repaired = {row[4] for row in rows}
+        rows += [(record.record_id, record.library, "warning", _issue_code(note), note)
+                 for note in record.notes if not note.startswith("repaired") and note not in repaired]
+        self.db.executemany("INSERT INTO record_issues (record_id, source, kind, code, detail) VALUES (?,?,?,?,?)",
+                            rows)
 
     def _touch(self, entry_id: str, stamp: int) -> None:
         stamp = max(stamp, 1)
@@ -93,6 +115,7 @@ class Catalogue(SQLiteFile):
         """Forget everything normalized (the raw store is untouched): the next run re-normalizes all."""
         with self.transaction() as db:
             for statement in ("DELETE FROM records", "DELETE FROM rejected", "DELETE FROM cursors",
+                              "DELETE FROM record_issues",
                               "UPDATE entries SET dirty = 1 WHERE dirty = 0"):
                 db.execute(statement)
 
@@ -141,3 +164,29 @@ class Catalogue(SQLiteFile):
         rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY record_id",
                                (source,) if source else ())
         return [dict(zip(("record_id", "source", "raw_seq", "reason", "created_at"), r)) for r in rows]
+
+    def quality(self, source: str, examples: int = 3) -> dict:
+        """Repairs, warnings and rejected records of one library, counted by kind, with examples."""
+        total = self.db.execute("SELECT count(*) FROM records WHERE source = ?", (source,)).fetchone()[0]
+        report = {"records": total, "repairs": [], "warnings": []}
+        for kind in ("repair", "warning"):
+            rows = self.db.execute("SELECT code, count(*), count(DISTINCT record_id) FROM record_issues"
+                                   " WHERE source = ? AND kind = ? GROUP BY code ORDER BY count(*) DESC",
+                                   (source, kind)).fetchall()
+            for code, count, records in rows:
+                sample = self.db.execute("SELECT record_id, detail FROM record_issues WHERE source = ? AND kind = ?"
+                                         " AND code = ? ORDER BY record_id LIMIT ?",
+                                         (source, kind, code, examples)).fetchall()
+                report[kind + "s"].append({"code": code, "count": count, "records": records,
+                                           "examples": [{"record_id": r, "detail": d} for r, d in sample]})
+        report["records_with_repairs"] = self.db.execute(
+            "SELECT count(DISTINCT record_id) FROM record_issues WHERE source = ? AND kind = 'repair'",
+            (source,)).fetchone()[0]
+        rejected = self.rejected(source)
+        report["rejected"] = {"count": len(rejected), "examples": rejected[:examples]}
+        return report
+
+
+def _issue_code(note: str) -> str:
+    """A note with its particulars (quoted values, numbers) blanked, so like notes count together."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"|\d[\d\-X]*", "#", note)[:120]

@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="unioncat", description="Union catalogue of a library network: harvest, normalize, index, serve.")
     parser.add_argument("--config", metavar="DIR", help="folder with sources.yaml and settings.yaml "
                         "(default: $UNIONCAT_CONFIG, else ./config)")
+    parser.add_argument("--sources", metavar="FILE", help="the network file (default: sources.yaml in the "
+                        "config folder; e.g. config/demo-sources.yaml)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the stores and the index live "
                         "(default: data_dir in settings.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
@@ -36,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Bring the catalogue and the index up to date with the raw store.")
     index.add_argument("--rebuild", action="store_true", help="re-normalize every raw record and rebuild the "
                        "whole index (search keeps answering from the old index until the new one is committed)")
+
+    quality = commands.add_parser("quality", help="what was repaired, doubted or rejected, per library",
+                                  description="Print each library's quality report: encoding repairs, warnings, "
+                                              "records the normalizer rejected and items the harvester quarantined, "
+                                              "with examples, so a cataloguer can fix them at the source.")
+    quality.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids (default: all)")
+    quality.add_argument("--examples", type=int, default=3, help="examples per kind of problem (default 3)")
 
     serve = commands.add_parser("serve", help="serve the API with a production WSGI server (waitress)")
     serve.add_argument("--host", help="address to listen on (default: api.host in settings.yaml)")
@@ -61,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from unionapi.demo.run import run_demo
             return run_demo(args)
-        config = load_config(args.config)
-        return {"harvest": cmd_harvest, "index": cmd_index, "serve": cmd_serve}[args.command](config, args)
+        config = load_config(args.config, sources=args.sources)
+        return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
+                "serve": cmd_serve}[args.command](config, args)
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -117,6 +127,19 @@ def cmd_index(config, args) -> int:
         normalize_changes(config, services.raw, services.catalogue)
         count = index_changes(services.catalogue, services.engine, rebuild=args.rebuild)
         log.info("index up to date (%d entries written); %d entries searchable", count, services.engine.count())
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_quality(config, args) -> int:
+    from unionapi.quality import format_report, quality_report
+    from unionapi.services import Services
+    libraries = [config.library(i) for i in args.libraries] or list(config.libraries.values())
+    services = Services.open(config, read_only=True)
+    try:
+        for library in libraries:
+            print(format_report(quality_report(services, library.id, args.examples)) + "\n")
     finally:
         services.close()
     return 0
