@@ -116,6 +116,12 @@ def test_harvest_index_and_search_over_http(network, api_server):
                 for code, barcode, status in expected_items(tinh_records, "Truyện Kiều")}
     assert shown == expected and len(expected) >= 1
 
+    # however the name is typed (no marks, capitals, NFC, NFD), the same records are found
+    import unicodedata
+    found = [{h["id"] for h in server.get("/api/search", q=q, size=100).json()["hits"]}
+             for q in ("nguyen du", "NGUYEN DU", "Nguyễn Du", unicodedata.normalize("NFD", "Nguyễn Du"))]
+    assert found[0] and all(f == found[0] for f in found)
+
     # exact diacritics rank the exact word first: "dế" before "dê"
     for query, word in (("con dế", "dế"), ("con dê", "dê")):
         hits = server.get("/api/search", q=query).json()["hits"]
