@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS record_issues (   -- what the normalizer repaired or 
 );
 CREATE INDEX IF NOT EXISTS record_issues_record ON record_issues(record_id);
 CREATE INDEX IF NOT EXISTS record_issues_source ON record_issues(source, kind, code);
+CREATE TABLE IF NOT EXISTS dedup_queue (record_id TEXT PRIMARY KEY);  -- to be (re)clustered
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
@@ -76,13 +77,16 @@ class Catalogue(SQLiteFile):
                      json.dumps(record.to_dict(), ensure_ascii=False)))
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
                 self._record_issues(record)
+                self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", (record.record_id,))
                 self._touch(entry, cursor)
             for record_id in deletions:
                 row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
                 self.db.execute("DELETE FROM records WHERE id = ?", (record_id,))
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
                 self.db.execute("DELETE FROM record_issues WHERE record_id = ?", (record_id,))
-                if row:
+                if row:  # the entry it leaves must be clustered again without it
+                    self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) SELECT id FROM records"
+                                    " WHERE entry_id = ?", (row[0],))
                     self._touch(row[0], cursor)
             for record_id, source, raw_seq, reason in rejections:
                 self.db.execute(
@@ -115,7 +119,7 @@ class Catalogue(SQLiteFile):
         """Forget everything normalized (the raw store is untouched): the next run re-normalizes all."""
         with self.transaction() as db:
             for statement in ("DELETE FROM records", "DELETE FROM rejected", "DELETE FROM cursors",
-                              "DELETE FROM record_issues",
+                              "DELETE FROM record_issues", "DELETE FROM dedup_queue",
                               "UPDATE entries SET dirty = 1 WHERE dirty = 0"):
                 db.execute(statement)
 
@@ -139,6 +143,14 @@ class Catalogue(SQLiteFile):
     def members(self, entry_id: str) -> list[CanonicalRecord]:
         rows = self.db.execute("SELECT data FROM records WHERE entry_id = ? ORDER BY id", (entry_id,))
         return [CanonicalRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def load(self, record_ids: list[str]) -> dict[str, CanonicalRecord]:
+        found = {}
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start:start + 500]
+            rows = self.db.execute(f"SELECT id, data FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((record_id, CanonicalRecord.from_dict(json.loads(data))) for record_id, data in rows)
+        return found
 
     def members_of(self, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
         found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
