@@ -71,6 +71,7 @@ class Settings:
     harvest_max_retries: int = 5
     harvest_backoff_s: float = 2.0
     harvest_max_pages: int = 100_000  # guard against a provider that never stops
+    api_tokens: tuple[tuple[str, str], ...] = ()  # (who, sha256 of the token): write access to the API
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,22 @@ def load_settings(path: Path) -> Settings:
             harvest_max_retries=int(harvest.get("max_retries", 5)),
             harvest_backoff_s=float(harvest.get("backoff_s", 2.0)),
             harvest_max_pages=int(harvest.get("max_pages", 100_000)),
+            api_tokens=_tokens(path, api.get("tokens") or []),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
+
+
+def _tokens(path: Path, entries) -> tuple[tuple[str, str], ...]:
+    """API tokens are kept as SHA-256 hashes: the settings file never holds a usable secret."""
+    tokens = []
+    for position, entry in enumerate(entries if isinstance(entries, list) else [None], start=1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", str(entry.get("sha256", "")))):
+            raise ConfigError(f"{path}: setting 'api.tokens' entry #{position}: expected {{name: who, sha256: <64 hex "
+                              f"digits>}} (make one with `unioncat token NAME`); got {entry!r}")
+        tokens.append((entry["name"], entry["sha256"]))
+    return tuple(tokens)
 
 
 def load_sources(path: Path) -> dict[str, Library]:

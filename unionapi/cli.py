@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     quality.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids (default: all)")
     quality.add_argument("--examples", type=int, default=3, help="examples per kind of problem (default 3)")
 
+    token = commands.add_parser("token", help="make an API token for a cataloguer or an admin",
+                                description="Print a new API token and the lines to add under 'api: tokens:' in "
+                                            "settings.yaml. Only the token's hash is stored; give the token itself "
+                                            "to the person (it is shown once).")
+    token.add_argument("name", help="who will use it, e.g. lan-cataloguer")
+
     serve = commands.add_parser("serve", help="serve the API with a production WSGI server (waitress)")
     serve.add_argument("--host", help="address to listen on (default: api.host in settings.yaml)")
     serve.add_argument("--port", type=int, help="port (default: api.port in settings.yaml)")
@@ -70,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from unionapi.demo.run import run_demo
             return run_demo(args)
+        if args.command == "token":
+            return cmd_token(args)
         config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
                 "serve": cmd_serve}[args.command](config, args)
@@ -142,6 +150,14 @@ def cmd_quality(config, args) -> int:
             print(format_report(quality_report(services, library.id, args.examples)) + "\n")
     finally:
         services.close()
+    return 0
+
+
+def cmd_token(args) -> int:
+    from unionapi.auth import new_token
+    token, digest = new_token()
+    print(f"token for {args.name} (shown once; give it to them): {token}\n\n"
+          f"add to settings.yaml:\napi:\n  tokens:\n    - name: {args.name}\n      sha256: {digest}")
     return 0
 
 
