@@ -45,26 +45,43 @@ def split_iso2709(data: bytes) -> Iterator[bytes]:
         position += length
 
 
-def iso2709_identifier(record: bytes, id_field: str = "001") -> str | None:
-    """001 (or 999 $c, Koha's biblionumber) read through the directory; None when absent."""
-    if len(record) < 24 or not record[12:17].isdigit():
-        return None
+def iso2709_fields(record: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(tag, data) of each field, through the ASCII leader and directory; ValueError when they are broken."""
+    if len(record) < 25 or not record[12:17].isdigit():
+        raise ValueError("the leader's base address of data (positions 12-16) is not a number")
     base = int(record[12:17])
+    if not 24 < base <= len(record) or record[base - 1:base] != b"\x1e":
+        raise ValueError(f"the directory does not end at the base address of data the leader gives ({base})")
     directory = record[24:base - 1]
-    tag_wanted = id_field[:3].encode()
-    for start in range(0, len(directory) - 11, 12):
+    if len(directory) % 12:
+        raise ValueError(f"the directory is {len(directory)} bytes long, not a multiple of 12")
+    for start in range(0, len(directory), 12):
         entry = directory[start:start + 12]
-        if entry[:3] != tag_wanted or not entry[3:12].isdigit():
-            continue
+        if not entry[3:].isdigit():
+            raise ValueError(f"directory entry {entry!r} is not tag + length + offset")
         length, offset = int(entry[3:7]), int(entry[7:12])
-        value = record[base + offset: base + offset + length].rstrip(FIELD_END)
-        if id_field == "001":
-            text = value.strip()
-        else:
-            code = id_field[3:].encode()
-            text = next((part[1:].strip() for part in value.split(SUBFIELD)[1:] if part[:1] == code), b"")
-        if text:
-            return text.decode("utf-8", "replace")
+        if base + offset + length > len(record):
+            raise ValueError(f"field {entry[:3].decode('ascii', 'replace')} points past the end of the record")
+        yield entry[:3], record[base + offset:base + offset + length]
+
+
+def iso2709_identifier(record: bytes, id_field: str = "001") -> str | None:
+    """001 (or 999 $c, Koha's biblionumber) read through the directory; None when absent or unreadable."""
+    wanted = id_field[:3].encode()
+    try:
+        for tag, value in iso2709_fields(record):
+            if tag != wanted:
+                continue
+            value = value.rstrip(FIELD_END)
+            if id_field == "001":
+                text = value.strip()
+            else:
+                code = id_field[3:].encode()
+                text = next((part[1:].strip() for part in value.split(SUBFIELD)[1:] if part[:1] == code), b"")
+            if text:
+                return text.decode("utf-8", "replace")
+    except ValueError:
+        return None
     return None
 
 

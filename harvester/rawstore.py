@@ -305,14 +305,6 @@ class RawStore(SQLiteFile):
         return self.db.execute("SELECT 1 FROM source_files WHERE source = ? AND name = ? AND content_hash = ?",
                                (source, name, content_hash)).fetchone() is not None
 
-    def mark_file_processed(self, source: str, name: str, content_hash: str, size: int, records: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO source_files (source, name, content_hash, size, records, processed_at) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT(source, name) DO UPDATE SET content_hash=excluded.content_hash, size=excluded.size,"
-                " records=excluded.records, processed_at=excluded.processed_at",
-                (source, name, content_hash, size, records, utc_now()))
-
     def processed_files(self, source: str) -> list[dict]:
         cols = ("name", "content_hash", "size", "records", "processed_at")
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM source_files WHERE source = ? ORDER BY processed_at, name",

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                          "since the last harvest (also drops an interrupted harvest's checkpoint)")
     harvest.add_argument("--no-index", action="store_true", help="only fill the raw store")
     harvest.add_argument("--force", action="store_true", help="apply deletions found by a complete Z39.50 "
-                         "harvest or export even when they exceed the library's max_delete_ratio")
+                         "harvest or a replaced export file even when they exceed the library's max_delete_ratio")
 
     index = commands.add_parser("index", help="normalize pending records and update the search index",
                                 description="Bring the catalogue and the index up to date with the raw store.")
