@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parent / "zebra"
+CONFIG_DIR = Path(__file__).resolve().parent / "zebra-config"
 DATABASE = "biblios"
 PROGRAMS = ("zebraidx", "zebrasrv")
 

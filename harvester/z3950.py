@@ -1,0 +1,353 @@
+"""Z39.50 (and SRU) harvesting through libyaz's ZOOM API, for Koha/Zebra and other servers.
+
+Nothing usable for Python 3 exists on PyPI, so a small ctypes binding over Debian's ``libyaz5``
+does the protocol work: one search, then one present request per batch. Records go to the raw
+store as received (ISO2709 or MARCXML bytes, no decoding here: the normalizer does that).
+
+Z39.50 has no tombstones and no server clock:
+- deletions are found by comparing identifier sets, only after a *complete* full harvest, and
+  through the raw store's mass-deletion guard;
+- an incremental harvest asks for bib-1 1012 (Date/time-last-modified, from 005) >= the *start*
+  time of the last successful harvest in UTC, minus a safety margin. Koha writes 005 in the
+  server's local time; in Vietnam (UTC+7) comparing it with a UTC time only fetches a few hours
+  too many (harmless: unchanged records stay unchanged), never too few.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from config import Library, Settings
+from harvester.marcbytes import MarcBytesError, iso2709_identifier, marcxml_records, split_iso2709
+from harvester.rawstore import HarvestError, HarvestResult, RawStore
+
+log = logging.getLogger("unioncat.harvest")
+
+# ZOOM error codes (yaz/zoom.h) that mean "the network or the server is unwell": worth retrying
+ZOOM_ERROR_CONNECT, ZOOM_ERROR_CONNECTION_LOST, ZOOM_ERROR_TIMEOUT = 10000, 10004, 10007
+RETRYABLE = {ZOOM_ERROR_CONNECT, ZOOM_ERROR_CONNECTION_LOST, ZOOM_ERROR_TIMEOUT}
+INCREMENTAL_MARGIN = timedelta(minutes=10)  # clock skew and records saved while the last run began
+PROGRESS_EVERY = 10  # batches between progress lines
+
+
+# --------------------------------------------------------------------------- the ctypes binding
+class ZoomError(Exception):
+    """A ZOOM error or a server diagnostic, with its code, message and additional info."""
+
+    def __init__(self, code: int, message: str, addinfo: str = ""):
+        self.code, self.message, self.addinfo = code, message, addinfo
+        super().__init__(self.describe())
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE
+
+    def describe(self) -> str:
+        kind = "Z39.50 error" if self.code >= 10000 else "Z39.50 diagnostic"
+        return f"{kind} {self.code}: {self.message}" + (f" ({self.addinfo})" if self.addinfo else "")
+
+
+_lib = None
+
+
+def libyaz() -> ctypes.CDLL:
+    """Load libyaz.so.5 once and declare the few ZOOM functions we call."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("yaz") or "libyaz.so.5")
+    except OSError:
+        try:
+            lib = ctypes.CDLL("libyaz.so.5")
+        except OSError:
+            raise HarvestError("libyaz.so.5 (the ZOOM Z39.50 client library) is not installed: "
+                               "install Debian's libyaz5: scripts/install-peers") from None
+    p, s, i, sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t
+    for name, restype, argtypes in [
+        ("ZOOM_options_create", p, []),
+        ("ZOOM_options_set", None, [p, s, s]),
+        ("ZOOM_options_destroy", None, [p]),
+        ("ZOOM_connection_create", p, [p]),
+        ("ZOOM_connection_connect", None, [p, s, i]),
+        ("ZOOM_connection_destroy", None, [p]),
+        ("ZOOM_connection_search_pqf", p, [p, s]),
+        ("ZOOM_connection_search", p, [p, p]),
+        ("ZOOM_connection_error_x", i, [p, ctypes.POINTER(s), ctypes.POINTER(s), ctypes.POINTER(s)]),
+        ("ZOOM_query_create", p, []),
+        ("ZOOM_query_cql", i, [p, s]),
+        ("ZOOM_query_destroy", None, [p]),
+        ("ZOOM_resultset_size", sz, [p]),
+        ("ZOOM_resultset_records", None, [p, ctypes.POINTER(p), sz, sz]),
+        ("ZOOM_resultset_destroy", None, [p]),
+        ("ZOOM_record_get", ctypes.c_void_p, [p, s, ctypes.POINTER(i)]),  # bytes, not a C string
+    ]:
+        function = getattr(lib, name)
+        function.restype, function.argtypes = restype, argtypes
+    _lib = lib
+    return lib
+
+
+class ZoomConnection:
+    """One connection, at most one result set; everything is destroyed by ``close``."""
+
+    def __init__(self, host: str, port: int, options: dict[str, str]):
+        self.lib = libyaz()
+        self.options = self.lib.ZOOM_options_create()
+        for key, value in options.items():
+            if value not in (None, ""):
+                self.lib.ZOOM_options_set(self.options, key.encode(), str(value).encode())
+        self.conn = self.lib.ZOOM_connection_create(self.options)
+        self.resultset = None
+        self.lib.ZOOM_connection_connect(self.conn, host.encode(), int(port))
+        self._check()
+
+    def _check(self) -> None:
+        message, addinfo, diagset = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_char_p()
+        code = self.lib.ZOOM_connection_error_x(self.conn, ctypes.byref(message), ctypes.byref(addinfo),
+                                                ctypes.byref(diagset))
+        if code:
+            text = lambda c: (c.value or b"").decode("utf-8", "replace")  # noqa: E731
+            raise ZoomError(code, text(message), text(addinfo))
+
+    def search(self, query: str, cql: bool = False) -> int:
+        """Run ``query`` (PQF, or CQL for SRU servers); returns the number of hits."""
+        self._drop_resultset()
+        if cql:
+            q = self.lib.ZOOM_query_create()
+            try:
+                self.lib.ZOOM_query_cql(q, query.encode())
+                self.resultset = self.lib.ZOOM_connection_search(self.conn, q)
+            finally:
+                self.lib.ZOOM_query_destroy(q)
+        else:
+            self.resultset = self.lib.ZOOM_connection_search_pqf(self.conn, query.encode())
+        self._check()
+        return int(self.lib.ZOOM_resultset_size(self.resultset))
+
+    def records(self, start: int, count: int) -> list[bytes | None]:
+        """Records ``start`` .. ``start+count-1`` (0-based) in one present request, raw bytes."""
+        array = (ctypes.c_void_p * count)()
+        self.lib.ZOOM_resultset_records(self.resultset, array, start, count)
+        self._check()
+        out = []
+        length = ctypes.c_int()
+        for record in array:
+            if not record:
+                out.append(None)  # the server sent a surrogate diagnostic instead of the record
+                continue
+            data = self.lib.ZOOM_record_get(record, b"raw", ctypes.byref(length))
+            out.append(ctypes.string_at(data, length.value) if data else None)
+        return out  # the records themselves belong to the result set
+
+    def _drop_resultset(self) -> None:
+        if self.resultset:
+            self.lib.ZOOM_resultset_destroy(self.resultset)
+            self.resultset = None
+
+    def close(self) -> None:
+        self._drop_resultset()
+        if self.conn:
+            self.lib.ZOOM_connection_destroy(self.conn)
+            self.conn = None
+        if self.options:
+            self.lib.ZOOM_options_destroy(self.options)
+            self.options = None
+
+
+# --------------------------------------------------------------------------- the harvester
+def incremental_query(since: datetime, cql: bool = False) -> str:
+    """bib-1 Date/time-last-modified >= ``since`` on a key index (strings compare like times);
+    in CQL for SRU sources whose enumerate query is CQL (the server's CQL mapping must know it)."""
+    stamp = since.strftime("%Y%m%d%H%M%S")
+    return f"rec.lastModificationDate>={stamp}" if cql else f"@attr 1=1012 @attr 2=4 @attr 4=3 {stamp}"
+
+
+class Z3950Harvester:
+    """Harvests one Z39.50/SRU library into the raw store; failures come back in the result."""
+
+    def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep):
+        self.library, self.store, self.settings, self.sleep = library, store, settings, sleep
+        opts = library.options
+        self.batch_size = int(opts.get("batch_size", 500))
+        self.id_field = opts.get("id_field", "001")
+        self.xml = opts.get("syntax", "usmarc") in ("xml", "marcxml")
+        self.sru = opts.get("transport", "z3950") == "sru"
+        self.format = "marcxml" if self.xml or self.sru else "iso2709"  # SRU always carries XML
+        self.conn: ZoomConnection | None = None
+
+    # -- connection, with retries --------------------------------------------------------------
+    def _connection_options(self) -> dict[str, str]:
+        opts, library = self.library.options, self.library
+        options = {"databaseName": opts["database"], "timeout": str(max(1, round(library.timeout_s))),
+                   "user": opts.get("user"), "password": opts.get("password"),
+                   "elementSetName": opts.get("element_set", "F"),
+                   "preferredRecordSyntax": "xml" if self.format == "marcxml" else "usmarc"}
+        if self.sru:
+            options.update(sru="get", sru_version="1.2")
+        return options
+
+    def _target(self) -> tuple[str, int]:
+        opts = self.library.options
+        if self.sru:
+            return f"http://{opts['host']}:{opts['port']}/{opts['database']}", 0
+        return opts["host"], int(opts["port"])
+
+    def _with_retries(self, what: str, action):
+        """Run ``action(connection)``; on connect failure, lost connection or timeout reconnect
+        with exponential backoff. Diagnostics (a bad query...) are not retried: they will not heal."""
+        attempts = self.settings.harvest_max_retries + 1
+        for attempt in range(attempts):
+            try:
+                if self.conn is None:
+                    host, port = self._target()
+                    self.conn = ZoomConnection(host, port, self._connection_options())
+                return action(self.conn)
+            except ZoomError as exc:
+                self._disconnect()
+                if not exc.retryable:
+                    raise HarvestError(f"{what}: {exc.describe()}") from None
+                if attempt + 1 >= attempts:
+                    raise HarvestError(f"{what}: {self._explain(exc)}; gave up after {attempts} attempts") from None
+                wait = self.settings.harvest_backoff_s * (2 ** attempt)
+                log.warning("%s: %s: %s; retrying in %.1f s (attempt %d of %d)", self.library.id, what,
+                            self._explain(exc), wait, attempt + 1, attempts - 1)
+                self.sleep(wait)
+
+    def _explain(self, exc: ZoomError) -> str:
+        opts = self.library.options
+        where = f"{opts['host']}:{opts['port']}/{opts['database']}"
+        if exc.code == ZOOM_ERROR_TIMEOUT:
+            return f"{exc.describe()}: no answer from {where} within {self.library.timeout_s:g} s"
+        if exc.code == ZOOM_ERROR_CONNECT:
+            return f"{exc.describe()}: connect failed to {where}"
+        return exc.describe()
+
+    def _disconnect(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    # -- harvest -------------------------------------------------------------------------------
+    def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
+        library, store = self.library, self.store
+        state = store.state(library.id)
+        last = state["last_success_response_date"]
+        incremental = bool(library.options.get("incremental")) and not full and bool(last)
+        mode = "incremental" if incremental else "full"
+        started = datetime.now(timezone.utc)
+        result = HarvestResult(library.id, "failed", mode)
+        result.run_id = store.start_run(library.id, mode)
+        try:
+            query = library.options.get("query") or '@attr 1=_ALLRECORDS @attr 2=103 ""'
+            if incremental:
+                since = datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ") - INCREMENTAL_MARGIN
+                query = incremental_query(since, cql=self.sru and not query.lstrip().startswith("@"))
+            opts = library.options
+            log.info("%s: %s harvest from %s:%s/%s over %s (query %s)", library.id, mode, opts["host"], opts["port"],
+                     opts["database"], "SRU" if self.sru else "Z39.50", query)
+            seen, complete = self._harvest(query, result)
+            if not complete:
+                # records may have been skipped: no deletions, and the next run starts where this one did
+                result.note = ("the server's result set changed while reconnecting during the harvest; "
+                               "deletions were not looked for and the next run covers this period again")
+            else:
+                if mode == "full":
+                    self._reconcile(seen, force, result)
+                # Z39.50 has no server clock: the next incremental run starts from this run's start
+                store.finish_listing(library.id, started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            result.outcome = "ok"
+        except HarvestError as exc:
+            result.error = str(exc)
+            log.error("%s: harvest failed: %s", library.id, exc)
+        except Exception as exc:  # one broken source must never stop the others
+            result.error = f"unexpected {exc.__class__.__name__}: {exc}"
+            log.exception("%s: harvest failed unexpectedly", library.id)
+        finally:
+            self._disconnect()
+            store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note)
+        if result.outcome == "ok":
+            c = result.counts
+            log.info("%s: harvest done: %d present requests, %d added, %d updated, %d deleted, %d unchanged, "
+                     "%d quarantined%s", library.id, result.pages, c.added, c.updated, c.deleted, c.unchanged,
+                     c.quarantined, f" ({result.note})" if result.note else "")
+        return result
+
+    def _harvest(self, query: str, result: HarvestResult) -> tuple[set[str], bool]:
+        """Search, then present every position in batches; returns (identifiers seen, complete)."""
+        library = self.library
+        cql = self.sru and not query.lstrip().startswith("@")
+        total = self._with_retries("search", lambda c: c.search(query, cql))
+        log.info("%s: %s records match", library.id, f"{total:,}")
+        seen: set[str] = set()
+        complete = True
+        position = 0
+        while position < total:
+            count = min(self.batch_size, total - position)
+
+            def present(conn, start=position, count=count):
+                nonlocal complete
+                if conn.resultset is None:  # reconnected after a failure: search again, go on
+                    size = conn.search(query, cql)
+                    if size != total:
+                        complete = False  # positions moved: records may be skipped, so no deletions
+                        log.warning("%s: after reconnecting the server has %d records instead of %d",
+                                    library.id, size, total)
+                        count = max(0, min(count, size - start))
+                return conn.records(start, count) if count else []
+
+            raw = self._with_retries(f"present of records {position + 1}-{position + count}", present)
+            items, bad = self._items(raw, position)
+            seen.update(item["identifier"] for item in items)
+            result.counts.add(self.store.store_page(library.id, items, None, bad))
+            result.pages += 1
+            position += count
+            if result.pages % PROGRESS_EVERY == 0 or position >= total:
+                log.info("%s: %s of %s records (batch %d)", library.id, f"{position:,}", f"{total:,}", result.pages)
+        return seen, complete
+
+    def _items(self, raw: list[bytes | None], offset: int) -> tuple[list[dict], list[dict]]:
+        """Raw records to raw-store items; what cannot be identified goes to quarantine."""
+        items, bad = [], []
+        for index, data in enumerate(raw, start=offset + 1):
+            if not data:
+                bad.append({"identifier": None, "body": None,
+                            "reason": f"result set position {index}: the server sent no record (surrogate diagnostic)"})
+                continue
+            try:
+                if self.format == "marcxml":
+                    found = list(marcxml_records(data, self.id_field))
+                    if len(found) != 1:
+                        raise MarcBytesError(f"expected one MARCXML record, found {len(found)}")
+                    body, identifier = found[0]
+                else:
+                    records = list(split_iso2709(data))
+                    if len(records) != 1:
+                        raise MarcBytesError(f"expected one ISO2709 record, found {len(records)}")
+                    body, identifier = records[0], iso2709_identifier(records[0], self.id_field)
+            except MarcBytesError as exc:
+                bad.append({"identifier": None, "body": data,
+                            "reason": f"result set position {index}: broken record: {exc}"})
+                continue
+            if not identifier:
+                bad.append({"identifier": None, "body": data,
+                            "reason": f"result set position {index}: record without {self.id_field} identifier"})
+                continue
+            items.append({"identifier": identifier, "format": self.format, "datestamp": None, "deleted": False,
+                          "sets": [], "body": body})
+        return items, bad
+
+    def _reconcile(self, seen: set[str], force: bool, result: HarvestResult) -> None:
+        """After a complete full harvest: what the server no longer has becomes a deletion,
+        unless the mass-deletion guard refuses (zero hits included)."""
+        ratio = float(self.library.options.get("max_delete_ratio", 0.2))
+        deleted, refusal = self.store.reconcile(self.library.id, seen, ratio, force)
+        result.counts.deleted += deleted
+        if refusal:
+            result.note = refusal
+            log.warning("%s: %s", self.library.id, refusal)
+        elif deleted:
+            log.info("%s: %d records no longer at the source were marked deleted", self.library.id, deleted)
