@@ -269,6 +269,11 @@ class RawStore(SQLiteFile):
                 (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
                  outcome, error, note, outcome, utc_now(), run_id))
 
+    def last_success(self, source: str) -> str | None:
+        """When the last harvest of this source that went well ended (any protocol)."""
+        return self.db.execute("SELECT max(ended_at) FROM harvest_runs WHERE source = ? AND outcome = 'ok'",
+                               (source,)).fetchone()[0]
+
     def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
         cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
                 "deleted", "unchanged", "quarantined", "error", "note")

@@ -19,8 +19,9 @@ from config import load_config
 from harvester import RawStore
 from tests.conftest import REPO, write_config
 from unionapi.app import load_openapi
-from unionapi.demo.network import DEMO_SEED, generate_network, load_records, save_records
+from unionapi.demo.network import DEMO_SEED, as_iso2709, generate_network, load_records, save_records
 from unionapi.demo.provider import start_provider
+from unionapi.demo.zebra import ZebraServer
 from unionapi.services import Services
 
 MARC = "{http://www.loc.gov/MARC21/slim}"
@@ -40,21 +41,37 @@ def conforms(body: dict, schema_name: str) -> None:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory):
-    """The demo network, smaller, each library behind its own real provider process."""
+    """The demo network, smaller, each library served the way the demo serves it: four real OAI-PMH
+    providers, a real Zebra (Z39.50) and a folder with a Libol export."""
     folder = tmp_path_factory.mktemp("network")
     generated = generate_network(DEMO_SEED, total_records=1000)
     demo = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
-    providers, libraries = {}, []
-    for entry in (e for e in demo if e["protocol"] == "oai"):
-        path = folder / f"{entry['id']}.jsonl"
-        save_records(path, generated[entry["id"]])
-        formats = "marc21,oai_dc" if entry["metadata_prefix"] == "marc21" else "oai_dc"
-        providers[entry["id"]] = start_provider(path, port=0, page_size=7, formats=formats)
-        libraries.append({**entry, "endpoint": providers[entry["id"]].url})
+    providers, libraries, zebras = {}, [], []
+    for entry in demo:
+        library_id = entry["id"]
+        if entry["protocol"] == "oai":
+            path = folder / f"{library_id}.jsonl"
+            save_records(path, generated[library_id])
+            formats = "marc21,oai_dc" if entry["metadata_prefix"] == "marc21" else "oai_dc"
+            providers[library_id] = start_provider(path, port=0, page_size=7, formats=formats)
+            libraries.append({**entry, "endpoint": providers[library_id].url})
+        elif entry["protocol"] == "z3950":
+            zebra = ZebraServer.start(folder / "zebra", as_iso2709(generated[library_id]), port=0)
+            zebras.append(zebra)
+            libraries.append({**entry, "port": zebra.port, "batch_size": 50})
+        else:
+            drop = folder / "drops" / library_id
+            drop.mkdir(parents=True)
+            export = drop / "export.mrc"
+            export.write_bytes(b"".join(as_iso2709(generated[library_id])))
+            os.utime(export, (time.time() - 3600,) * 2)  # written an hour ago: complete
+            libraries.append({**entry, "path": str(drop)})
     config_dir = write_config(folder / "config", libraries)
     yield {"config_dir": config_dir, "providers": providers, "records": generated, "folder": folder}
     for provider in providers.values():
         provider.stop()
+    for zebra in zebras:
+        zebra.stop()
 
 
 def expected_items(records, title_word: str) -> set[tuple]:
@@ -96,7 +113,7 @@ def test_harvest_index_and_search_over_http(network, api_server):
     assert top["title"].startswith("Truyện Kiều")
     assert "Nguyễn Du" in top["authors"]
     held_by = {lib["id"] for hit in body["hits"] if hit["title"].startswith("Truyện Kiều") for lib in hit["libraries"]}
-    assert held_by == {"tv-tinh", "tv-kim-son", "tv-yen-mo", "thpt-lvt"}
+    assert held_by == {"tv-tinh", "tv-kim-son", "tv-yen-mo", "thpt-lvt", "tv-hoa-lu", "thcs-ths"}
     assert {f["value"] for f in body["facets"]["library"]} >= held_by
     assert all(f["label"].startswith("Thư viện") for f in body["facets"]["library"])
 

@@ -84,11 +84,10 @@ def create_app(services: Services) -> Flask:
         counts = services.catalogue.record_counts()
         out = []
         for library in libraries.values():
-            state = services.raw.state(library.id)
             runs = services.raw.runs(library.id, limit=1)
             out.append({"id": library.id, "name": library.name, "kind": library.kind, "parent": library.parent,
                         "protocol": library.protocol, "enabled": library.enabled,
-                        "last_success": state["last_success_at"],
+                        "last_success": services.raw.last_success(library.id),
                         "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error")}
                                      if runs else None),
                         "record_count": counts.get(library.id, 0)})
@@ -166,7 +165,6 @@ def group_holdings(members, services: Services, library_ref) -> list[dict]:
             branches.setdefault(holding.branch or "", []).append(holding)
     out = []
     for library_id, branches in grouped.items():
-        state = services.raw.state(library_id)
         branch_list = []
         for branch, holdings in branches.items():
             items = [{"location": h.location, "call_number": h.call_number, "barcode": h.barcode,
@@ -175,7 +173,8 @@ def group_holdings(members, services: Services, library_ref) -> list[dict]:
             counts = {status: sum(1 for h in holdings if h.status == status) for status in STATUSES}
             branch_list.append({"branch": branch or None, "items": items,
                                 "counts": {k: v for k, v in counts.items() if v}})
-        out.append({**library_ref(library_id), "as_of": state["last_success_at"], "branches": branch_list})
+        out.append({**library_ref(library_id), "as_of": services.raw.last_success(library_id),
+                    "branches": branch_list})
     return out
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -76,10 +77,15 @@ def start_source(library, data_file: Path, data_dir: Path):
     return _Nothing()
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_demo(args) -> int:
     from unionapi.cli import harvest_and_update, serve_forever
     from unionapi.services import Services
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` must stop the demo's servers too
     config = demo_config(Path(args.config) if args.config else None)
     data_dir = Path(config.settings.data_dir)
     data_files = write_provider_data(data_dir / "providers", args.records)
