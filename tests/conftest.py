@@ -41,6 +41,15 @@ def oai_library(library_id: str, endpoint: str, prefix: str = "oai_dc", **extra)
     return entry
 
 
+def conforms(body: dict, schema_name: str) -> None:
+    """The response matches the schema the API's OpenAPI document promises."""
+    import jsonschema
+
+    from unionapi.app import load_openapi
+    components = load_openapi()["components"]
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{schema_name}", "components": components})
+
+
 class ApiServer:
     """``unioncat serve`` as a real process, as a user would run it."""
 

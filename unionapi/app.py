@@ -1,15 +1,20 @@
 """The JSON API over the union catalogue (Flask). Pages for people come in a later issue."""
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from collections import OrderedDict
 from importlib import resources
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from normalizer.ids import normalize_isbn
 from normalizer.records import STATUSES
+from unionapi.auth import require_token
+from unionapi.pipeline import clusters_for, index_changes
 from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
 from unionapi.quality import quality_report
 from unionapi.services import Services
@@ -67,6 +72,7 @@ def create_app(services: Services) -> Flask:
         return jsonify(query=search_echo(search_request), total=result.total, page=search_request.page,
                        size=search_request.size, hits=hits, facets=facets)
 
+    @app.get("/api/entries/<entry_id>")
     @app.get("/api/records/<entry_id>")
     def record(entry_id: str):
         members = services.catalogue.members(entry_id)
@@ -98,6 +104,132 @@ def create_app(services: Services) -> Flask:
         if library_id not in libraries:
             return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
         return jsonify(quality_report(services, library_id, examples=5))
+
+    # -- deduplication: explanations, duplicate reports, cataloguers' decisions -----------------
+    clusters = clusters_for(config, services.catalogue)
+    decision_lock = threading.Lock()  # one decision at a time re-clusters and re-indexes
+
+    def write(view):
+        @functools.wraps(view)
+        def locked(*args, **kwargs):
+            with decision_lock:
+                return view(*args, **kwargs)
+        return require_token(config.settings.api_tokens)(locked)
+
+    def after_decision():
+        index_changes(services.catalogue, services.engine)
+
+    def body() -> dict:
+        data = request.get_json(silent=True)
+        if data is None and request.content_length:
+            raise BadRequest("the request body must be JSON, e.g. {\"comment\": \"...\"}")
+        data = data or {}
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        comment = data.get("comment")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+            raise BadRequest("'comment' must be text of at most 2000 characters")
+        return data
+
+    def side(record_id: str) -> dict | None:
+        record = services.catalogue.load([record_id]).get(record_id)
+        return ({**record.to_dict(), "library_name": library_ref(record.library)["name"],
+                 "entry_id": services.catalogue.entry_of(record_id)} if record else None)
+
+    def full_report(report: dict) -> dict:
+        return {**report, "records": [side(report["a"]), side(report["b"])]}
+
+    @app.get("/api/entries/<entry_id>/why")
+    def why(entry_id: str):
+        members = services.catalogue.members(entry_id)
+        if not members:
+            return jsonify(error="not_found", message=f"no union entry with id '{entry_id}'"), 404
+        return jsonify(id=entry_id, members=[m.record_id for m in members], edges=clusters.why(entry_id))
+
+    @app.get("/api/duplicates")
+    def duplicates():
+        library, status = request.args.get("library"), request.args.get("status", "open")
+        if library and library not in libraries:
+            raise BadRequest(f"unknown library '{library}'; see /api/libraries for the ids")
+        if status not in ("open", "merged", "rejected", "gone"):
+            raise BadRequest(f"'status' is one of open, merged, rejected, gone; got '{status}'")
+        page = request.args.get("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= 1000:
+            raise BadRequest(f"'page' must be a whole number from 1 to 1000; got '{page}'")
+        page = int(page)
+        reports = clusters.reports(library=library, status=status, limit=50, offset=(page - 1) * 50)
+        return jsonify(duplicates=[full_report(r) for r in reports], page=page)
+
+    @app.get("/api/duplicates/<int:report_id>")
+    def duplicate(report_id: int):
+        report = clusters.report(report_id)
+        if report is None:
+            return jsonify(error="not_found", message=f"no duplicate report {report_id}"), 404
+        return jsonify(full_report(report))
+
+    def decide_on_report(report_id: int, action: str):
+        data = body()
+        report = clusters.report(report_id)
+        if report is None:
+            return jsonify(error="not_found", message=f"no duplicate report {report_id}"), 404
+        decision_id = clusters.decide(action, who=g.who, comment=data.get("comment"), a=report["a"], b=report["b"])
+        after_decision()
+        return jsonify(decision=clusters.decision(decision_id), report=clusters.report(report_id))
+
+    @app.post("/api/duplicates/<int:report_id>/merge")
+    @write
+    def merge(report_id: int):
+        return decide_on_report(report_id, "merge")
+
+    @app.post("/api/duplicates/<int:report_id>/reject")
+    @write
+    def reject(report_id: int):
+        return decide_on_report(report_id, "reject")
+
+    @app.post("/api/entries/<entry_id>/split")
+    @write
+    def split(entry_id: str):
+        data = body()
+        members = {m.record_id for m in services.catalogue.members(entry_id)}
+        if not members:
+            return jsonify(error="not_found", message=f"no union entry with id '{entry_id}'"), 404
+        record_id = data.get("record_id")
+        if record_id not in members:
+            raise BadRequest(f"'record_id' must be one of this entry's records: {', '.join(sorted(members))}")
+        if len(members) == 1:
+            raise BadRequest("this entry has only one record; there is nothing to split")
+        decision_id = clusters.decide("split", who=g.who, comment=data.get("comment"), a=record_id)
+        after_decision()
+        return jsonify(decision=clusters.decision(decision_id))
+
+    @app.post("/api/identifiers/block")
+    @write
+    def block():
+        data = body()
+        isbn, _ = normalize_isbn(str(data.get("isbn", "")))
+        if not isbn:
+            raise BadRequest("'isbn' must be a valid ISBN-10 or ISBN-13")
+        prefix = data.get("prefix")
+        if prefix is not None and (not isinstance(prefix, str) or not prefix.strip()):
+            raise BadRequest("'prefix' (optional) must be the beginning of the titles to block it for")
+        decision_id = clusters.decide("block", who=g.who, comment=data.get("comment"), isbn=isbn,
+                                      prefix=prefix.strip() if prefix else None)
+        after_decision()
+        return jsonify(decision=clusters.decision(decision_id))
+
+    @app.get("/api/decisions")
+    def decisions():
+        return jsonify(decisions=clusters.decisions(limit=200))
+
+    @app.post("/api/decisions/<int:decision_id>/undo")
+    @write
+    def undo(decision_id: int):
+        body()
+        found = clusters.undo(decision_id, who=g.who)
+        if found is None:
+            return jsonify(error="not_found", message=f"no decision {decision_id}"), 404
+        after_decision()
+        return jsonify(decision=found)
 
     return app
 

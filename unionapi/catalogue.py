@@ -152,6 +152,10 @@ class Catalogue(SQLiteFile):
             found.update((record_id, CanonicalRecord.from_dict(json.loads(data))) for record_id, data in rows)
         return found
 
+    def entry_of(self, record_id: str) -> str | None:
+        row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
+        return row[0] if row else None
+
     def members_of(self, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
         found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
         for start in range(0, len(entry_ids), 500):

@@ -46,6 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     quality.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids (default: all)")
     quality.add_argument("--examples", type=int, default=3, help="examples per kind of problem (default 3)")
 
+    commands.add_parser("dedup", help="rebuild all union entries from the catalogue (cataloguers' decisions kept)",
+                        description="Cluster every record again into union entries, re-apply every cataloguer "
+                                    "decision, and update the index.")
+    duplicates = commands.add_parser("duplicates", help="list open duplicate reports, likeliest first",
+                                     description="Doubtful pairs the matcher did not merge, for a cataloguer to "
+                                                 "merge or reject (through the API or the cataloguer pages).")
+    duplicates.add_argument("--library", help="only reports involving this library")
+    duplicates.add_argument("--limit", type=int, default=30, help="how many (default 30)")
+
     token = commands.add_parser("token", help="make an API token for a cataloguer or an admin",
                                 description="Print a new API token and the lines to add under 'api: tokens:' in "
                                             "settings.yaml. Only the token's hash is stored; give the token itself "
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_token(args)
         config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
-                "serve": cmd_serve}[args.command](config, args)
+                "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve}[args.command](config, args)
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -110,7 +119,7 @@ def harvest_and_update(services, libraries, full: bool = False, force: bool = Fa
                        update_index: bool = True) -> list[str]:
     """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
     from harvester import harvest_library
-    from unionapi.pipeline import index_changes, normalize_changes
+    from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
     failed = []
     for library in libraries:
         result = harvest_library(library, services.raw, services.config.settings, full=full, force=force)
@@ -118,6 +127,7 @@ def harvest_and_update(services, libraries, full: bool = False, force: bool = Fa
             failed.append(library.id)
     if update_index:
         normalize_changes(services.config, services.raw, services.catalogue)
+        deduplicate_changes(services.config, services.catalogue)
         index_changes(services.catalogue, services.engine)
     for library_id in failed:
         log.error("%s: harvest failed (see the message above); records harvested before the failure are kept "
@@ -126,13 +136,14 @@ def harvest_and_update(services, libraries, full: bool = False, force: bool = Fa
 
 
 def cmd_index(config, args) -> int:
-    from unionapi.pipeline import index_changes, normalize_changes
+    from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
     from unionapi.services import Services
     services = Services.open(config)
     try:
         if args.rebuild:
             services.catalogue.reset()
         normalize_changes(config, services.raw, services.catalogue)
+        deduplicate_changes(config, services.catalogue, rebuild=args.rebuild)
         count = index_changes(services.catalogue, services.engine, rebuild=args.rebuild)
         log.info("index up to date (%d entries written); %d entries searchable", count, services.engine.count())
     finally:
@@ -148,6 +159,45 @@ def cmd_quality(config, args) -> int:
     try:
         for library in libraries:
             print(format_report(quality_report(services, library.id, args.examples)) + "\n")
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_dedup(config, args) -> int:
+    from unionapi.pipeline import deduplicate_changes, index_changes
+    from unionapi.services import Services
+    services = Services.open(config)
+    try:
+        deduplicate_changes(config, services.catalogue, rebuild=True)
+        index_changes(services.catalogue, services.engine)
+        log.info("%d union entries from %d records", services.catalogue.entry_count(),
+                 sum(services.catalogue.record_counts().values()))
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_duplicates(config, args) -> int:
+    from unionapi.pipeline import clusters_for
+    from unionapi.services import Services
+    if args.library:
+        config.library(args.library)
+    services = Services.open(config, read_only=True)
+    try:
+        clusters = clusters_for(config, services.catalogue)
+        reports = clusters.reports(library=args.library, limit=args.limit)
+        for report in reports:
+            records = services.catalogue.load([report["a"], report["b"]])
+            print(f"#{report['id']}  score {report['score']:.2f}  differs in: {', '.join(report['differing']) or '-'}")
+            for record_id in (report["a"], report["b"]):
+                record = records.get(record_id)
+                if record:
+                    authors = "; ".join(a.name for a in record.authors[:2])
+                    print(f"    {record_id}: {record.title} / {authors} ({record.year or '?'}) {' '.join(record.isbns)}")
+            print(f"    why doubtful: {'; '.join(report['reasons'])}")
+        if not reports:
+            print("no open duplicate reports" + (f" for {args.library}" if args.library else ""))
     finally:
         services.close()
     return 0

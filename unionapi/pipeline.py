@@ -73,6 +73,18 @@ def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:
     upserts.clear(), deletions.clear(), rejections.clear()
 
 
+def clusters_for(config: Config, catalogue: Catalogue):
+    from unionapi.clusters import Clusters
+    one_per_source = {library.id: library.options.get("one_record_per_entry", True)
+                      for library in config.libraries.values()}
+    return Clusters(catalogue, one_per_source)
+
+
+def deduplicate_changes(config: Config, catalogue: Catalogue, rebuild: bool = False) -> int:
+    """Cluster the records that changed (or all of them) into union entries."""
+    return clusters_for(config, catalogue).run(rebuild=rebuild)
+
+
 def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
     """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many."""
     if rebuild:

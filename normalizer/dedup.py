@@ -1,0 +1,727 @@
+"""Record matching: which canonical records describe the same manifestation (the same edition).
+
+Three steps, all pure (no I/O, no state between calls):
+
+* :func:`blocking_keys` — a handful of cheap keys per record (ISBN, shared 035 number, folded
+  title + author token, folded title + year). Only records sharing a key are ever compared, so the
+  cost grows with the number of records, not with its square. Folding is used *only* here.
+* :func:`compare` — an explicit, explainable decision for one pair: vetoes first (anything that
+  proves two different books), then a small sum of evidence points. Every rule that fired is in
+  ``Verdict.reasons``; the fields that differ are in ``Verdict.differing``.
+* :func:`can_join` / :func:`cluster` — grouping without chaining: a record joins a cluster only if
+  it is "same" with one member and contradicts none.
+
+False merges are worse than missed duplicates, so ties go to "doubtful", which the catalogue turns
+into a duplicate report for a cataloguer instead of merging.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence, Union
+
+from .records import CanonicalRecord
+from .text import exact, fold, nfc
+
+try:  # publisher keys from the shared helper ("Nxb. Kim Đồng" = "Kim Đồng"), when it is there
+    from . import names as _names
+except ImportError:  # pragma: no cover - depends on what the tree holds
+    _names = None
+
+SAME, DOUBTFUL, DIFFERENT = "same", "doubtful", "different"
+
+# Evidence points and thresholds (see compare()). Kept here so the lead can show them in /why.
+POINTS = {
+    "id shared": 40,          # a valid ISBN-13 or a shared 035 system number
+    "title exact": 30,        # equal after NFC, case, punctuation and tone placement
+    "title near": 25,         # within TITLE_EDITS of each other, no word differing in marks only
+    "title partial": 20,      # one lacks the subtitle / is cut short; or one has no diacritics
+    "authors agree": 20,      # every author of the shorter list matches, lists of like length
+    "authors agree 2+": 25,   # ... and at least two people match: rare by chance
+    "authors mostly": 15,     # two or more match, and at least 60% of the longer list
+    "authors partial": 5,     # some match, many do not (1 of 7: a column with a new guest each time)
+    "authors one side": -5,   # only one record names authors
+    "year equal": 10,
+    "year off by one": -15,   # a reprint is often one year later
+    "publisher agree": 5,
+    "publisher differ": -10,
+    "pages equal": 10,
+    "edition equal": 5,
+    "isbns disjoint": -30,    # both have ISBNs and none is shared: usually another edition
+}
+SAME_AT = 55
+DOUBTFUL_AT = 35
+TITLE_EDITS = 0.10  # share of characters that may differ between two titles
+AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
+MAX_PAGE_DIFF = 10
+
+
+@dataclass(frozen=True)
+class BlockList:
+    """ISBNs a cataloguer stopped using for matching (printed on several different books).
+
+    ``isbns`` maps an ISBN-13 to title prefixes: ``[]`` blocks it for every title, a non-empty list
+    only for records whose title starts with one of the prefixes (compared folded).
+    """
+
+    isbns: Mapping[str, Sequence[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def blocks(self, isbn: str, title: str) -> bool:
+        prefixes = self.isbns.get(isbn)
+        if prefixes is None:
+            return False
+        if not prefixes:
+            return True
+        folded = fold(title)
+        return any(folded.startswith(fold(p)) for p in prefixes)
+
+
+EMPTY = BlockList()
+
+
+@dataclass
+class Verdict:
+    decision: str  # "same" | "doubtful" | "different"
+    score: float
+    reasons: list[str]
+    differing: list[str]  # field names, for a side-by-side display
+    vetoed: bool = False  # a rule proved them different (not merely too little evidence)
+
+
+# --------------------------------------------------------------------------- text helpers
+
+# Old-style tone placement ("hoà", "thuỷ") -> the placement NFC text uses elsewhere ("hòa",
+# "thủy"). Only at the end of a syllable and not after "q" ("quý" is right either way).
+_TONE_SWAP = {"oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
+              "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
+              "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy"}
+_TONE_RE = re.compile(r"(?<![q])(" + "|".join(_TONE_SWAP) + r")(?!\w)")
+
+
+def tone_normalize(text: str) -> str:
+    """Lower-case NFC text with old-style tone placement moved: 'hoà' -> 'hòa' (same word)."""
+    return _TONE_RE.sub(lambda m: _TONE_SWAP[m.group(1)], text)
+
+
+def _strip_punct(text: str, keep: str = "") -> str:
+    """Punctuation and symbols -> space, apostrophes dropped ("scientist's" ~ "scientists")."""
+    out = []
+    for ch in text:
+        if ch in "'’ʼ`":
+            continue
+        if ch in keep:
+            out.append(ch)
+            continue
+        cat = unicodedata.category(ch)
+        out.append(" " if cat[0] in "PSZC" else ch)
+    return " ".join("".join(out).split())
+
+
+def _norm(text: str) -> str:
+    """The exact comparison form: NFC, case-folded, tone placement unified, no punctuation."""
+    return _strip_punct(tone_normalize(exact(text)))
+
+
+def _plain(token: str) -> bool:
+    """True when a word carries no marks at all (typed without diacritics)."""
+    return token.isascii()
+
+
+def edit_distance(a: str, b: str, limit: int) -> int | None:
+    """Edit distance (Levenshtein plus swapped neighbours, 'micahel' ~ 'michael') if at most
+    ``limit``, else None. Banded: cost grows with length x limit, not length squared."""
+    if abs(len(a) - len(b)) > limit:
+        return None
+    if a == b:
+        return 0
+    if len(a) > len(b):
+        a, b = b, a
+    big = limit + 1
+    before: list[int] | None = None
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [big] * (len(b) + 1)
+        cur[0] = i if i <= limit else big
+        best = cur[0]
+        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
+            cb = b[j - 1]
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if before is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                v = min(v, before[j - 2] + 1)
+            cur[j] = v
+            if v < best:
+                best = v
+        if best > limit:
+            return None
+        before, prev = prev, cur
+    return prev[len(b)] if prev[len(b)] <= limit else None
+
+
+# --------------------------------------------------------------------------- titles
+
+_SUBTITLE_SPLIT = re.compile(r"\s+[:=/]\s*|\s*:\s+|\s+[-–—]\s+|\s*[-–—]{2}\s*")
+_ARTICLE = re.compile(r"^(?:the|an|a)\s+")
+_VOLUME = re.compile(r"\b(?:tập|t\.|quyển|q\.|phần|cuốn|vol\.?|volume|part|pt\.|book|tome|bd\.|band|no\.)"
+                     r"\s*([0-9]+|[ivxlc]+)\b")
+_NUMBER = re.compile(r"\d+")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
+          "xi": 11, "xii": 12, "xiii": 13, "xiv": 14, "xv": 15, "xx": 20}
+
+
+def _title_numbers(raw: str) -> tuple[str, ...]:
+    """Digits in a title plus roman volume numbers ("Tập II" -> 2): "Toán 10" is not "Toán 11"."""
+    nums = [str(int(n)) for n in _NUMBER.findall(raw)]
+    for m in _VOLUME.finditer(raw):
+        roman = _ROMAN.get(m.group(1))
+        if roman:
+            nums.append(str(roman))
+    return tuple(sorted(nums))
+
+
+# --------------------------------------------------------------------------- names, publishers
+
+_PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_RELATORS = {"dịch", "biên", "soạn", "chủ", "ch", "b", "bs", "s", "hiệu", "đính", "minh", "họa", "hoạ",
+             "giới", "thiệu", "tuyển", "chọn", "sưu", "tầm", "kể", "người", "ed", "eds", "editor",
+             "editors", "trans", "translator", "ill", "illustrator", "comp", "compiler", "and", "et",
+             "al", "jr", "sr", "dr", "prof", "gs", "pgs", "ts", "ths"}
+
+
+def _person_tokens(name: str) -> tuple[str, ...]:
+    """Name -> its parts, order-free: 'Nguyễn, Du' = 'Nguyễn Du'; dates, roles, brackets dropped.
+
+    Fallback used while normalizer/names.py is not available; "J.K." -> ("j", "k").
+    """
+    text = tone_normalize(exact(_PARENS.sub(" ", name)))
+    text = re.sub(r"\d+|(?<!\w)\?+(?!\w)", " ", text)  # a '?' touching a word is a lost letter
+    tokens = _strip_punct(text.replace(".", " ").replace("-", " "), keep="?").split()
+    if len(tokens) > 1:
+        tokens = [t for t in tokens if t not in _RELATORS] or tokens
+    return tuple(tokens)
+
+
+_PUBLISHER_NOISE = {"nxb", "nhà", "xuất", "bản", "xb", "publisher", "publishers", "publishing", "press",
+                    "inc", "ltd", "co", "company", "verlag", "editions", "éditions", "and"}
+
+
+def _publisher_tokens(publisher: str | None) -> frozenset[str]:
+    """'Hà Nội : Nxb. Kim Đồng' / 'NXB Kim Đồng' / 'Kim Đồng' -> {'kim', 'đồng'}."""
+    if not publisher:
+        return frozenset()
+    text = publisher.split(" : ")[-1]  # Koha's DC puts "place : publisher" in dc:publisher
+    if _names is not None and hasattr(_names, "publisher_key"):
+        text = _names.publisher_key(text)  # folded; publishers are weak evidence, folding is safe
+    tokens = {t for t in _norm(text.replace(".", " ")).split() if t not in _PUBLISHER_NOISE}
+    return frozenset(tokens)
+
+
+# --------------------------------------------------------------------------- editions
+
+_EDITION_WORDS = {"một": 1, "nhất": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6,
+                  "bảy": 7, "tám": 8, "chín": 9, "mười": 10, "first": 1, "second": 2, "third": 3,
+                  "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_EDITION_NUM = re.compile(r"(\d+)\s*(?:st|nd|rd|th|e|er|ème)?\b")
+
+
+def _edition_number(edition: str | None) -> int | None:
+    """'Tái bản lần thứ 2' -> 2 (a reprint numbered N is edition N + 1), '3rd ed.' -> 3."""
+    if not edition:
+        return None
+    text = tone_normalize(exact(edition))
+    reprint = "tái bản" in text
+    m = _EDITION_NUM.search(text)
+    number = int(m.group(1)) if m else None
+    if number is None:
+        for word in _strip_punct(text).split():
+            if word in _EDITION_WORDS:
+                number = _EDITION_WORDS[word]
+                break
+    if number is None:
+        return None
+    return number + 1 if reprint else number
+
+
+# --------------------------------------------------------------------------- prepared records
+
+_SYSNUM = re.compile(r"^\(([^)]+)\)\s*(\S.*)$")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What compare() needs from a record, computed once (a record is compared many times)."""
+
+    record: CanonicalRecord
+    title: str  # _norm of the whole title
+    bare: str  # _norm of the whole title without bracketed remarks ("(panel session)")
+    main: str  # _norm of the title before the first subtitle separator
+    has_subtitle: bool
+    numbers: tuple[str, ...]  # of the whole title
+    authors: tuple[tuple[str, ...], ...]  # person names first compared, as order-free parts
+    author_names: tuple[str, ...]  # as catalogued, aligned with ``authors`` (for reasons)
+    persons: int  # how many of ``authors`` (from the front) are persons
+    publisher: frozenset[str]
+    edition: int | None
+    isbns: frozenset[str]
+    sysnums: frozenset[str]
+    issns: frozenset[str]
+    languages: frozenset[str]
+
+
+def prepare(record: CanonicalRecord | Prepared) -> Prepared:
+    """Precompute the comparison forms of a record (idempotent)."""
+    if isinstance(record, Prepared):
+        return record
+    raw = nfc(record.title or record.title_sort or "")
+    if "vie" not in record.languages:
+        raw = _ARTICLE.sub("", raw.casefold()) if _ARTICLE.match(raw.casefold()) else raw
+    low = tone_normalize(exact(raw))
+    parts = _SUBTITLE_SPLIT.split(low, maxsplit=1)
+    title, main = _strip_punct(low), _strip_punct(parts[0])
+    keyed = [(a.kind != "person", _names_key(a.name), a.name) for a in record.authors]
+    keyed = sorted((k for k in keyed if k[1]), key=lambda k: k[0])  # stable: persons first
+    n_people = sum(1 for k in keyed if not k[0])
+    sysnums = set()
+    for s in record.system_numbers:
+        m = _SYSNUM.match(nfc(s))
+        if m:
+            sysnums.add(f"({m.group(1).strip().casefold()}){m.group(2).strip()}")
+    return Prepared(
+        record=record, title=title, bare=_strip_punct(_PARENS.sub(" ", low)), main=main or title,
+        has_subtitle=bool(main) and main != title,
+        numbers=_title_numbers(low),
+        authors=tuple(k[1] for k in keyed), author_names=tuple(k[2] for k in keyed),
+        persons=n_people, publisher=_publisher_tokens(record.publisher),
+        edition=_edition_number(record.edition),
+        isbns=frozenset(record.isbns), sysnums=frozenset(sysnums), issns=frozenset(record.issns),
+        languages=frozenset(record.languages))
+
+
+def _names_key(name: str) -> tuple[str, ...]:
+    return _person_tokens(name)
+
+
+Recordish = Union[CanonicalRecord, Prepared]
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
+    """Candidate keys; two records are compared only when they share one.
+
+    ``isbn:<13>`` (unless blocked), ``sys:(org)number`` (035 with an organisation prefix),
+    ``ta:<first 4 title words>|<a word of an author's name>`` and ``ty:<main title>|<year>``.
+    Folded (no marks), so that "Truyện Kiều" and "Truyen Kieu" at least get compared.
+    """
+    p = prepare(record)
+    rec = p.record
+    keys = {f"isbn:{i}" for i in p.isbns if not blocked.blocks(i, rec.title)}
+    keys.update(f"sys:{s}" for s in p.sysnums)
+    words = fold(p.title).split()
+    if words:
+        head = " ".join(words[:4])
+        for person in p.authors[:6]:  # sources list co-authors in different orders
+            for tok in person:
+                if len(tok) > 1 and "?" not in tok:
+                    keys.add(f"ta:{head}|{fold(tok)}")
+        if rec.year:
+            keys.add(f"ty:{fold(p.main)}|{rec.year}")
+        if not p.authors and not rec.year:
+            keys.add(f"t:{fold(p.main)}")
+    return keys
+
+
+def candidate_pairs(records: Sequence[Recordish], blocked: BlockList = EMPTY,
+                    max_block: int = 1000) -> set[tuple[int, int]]:
+    """Index pairs (i < j) that share a blocking key. Blocks larger than ``max_block`` (a key
+    shared by that many records says nothing) are skipped, except ISBN blocks."""
+    blocks: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        for key in blocking_keys(rec, blocked):
+            blocks.setdefault(key, []).append(i)
+    pairs = set()
+    for key, members in blocks.items():
+        if len(members) < 2 or (len(members) > max_block and not key.startswith("isbn:")):
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pairs.add((members[x], members[y]))
+    return pairs
+
+
+# --------------------------------------------------------------------------- comparing parts
+
+
+def _word_conflicts(ta: str, tb: str) -> list[tuple[str, str]]:
+    """Words that differ only in diacritics ('dế' vs 'dê'): a different word, never a typo.
+    A word typed without any marks is not a conflict (it is only less informative)."""
+    out = []
+    wa, wb = ta.split(), tb.split()
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op != "replace":
+            continue
+        for x, y in zip(wa[i1:i2], wb[j1:j2]):
+            if x != y and fold(x) == fold(y) and not (_plain(x) or _plain(y)):
+                out.append((x, y))
+    return out
+
+
+def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
+    """(level, reason); level: exact | near | partial | unaccented | conflict | differ."""
+    ta, tb = a.title, b.title
+    if not ta or not tb:
+        return "differ", "a title is missing"
+    if ta == tb:
+        return "exact", "title exact match"
+    conflicts = _word_conflicts(ta, tb) or _word_conflicts(tb, ta)
+    if conflicts:
+        x, y = conflicts[0]
+        return "conflict", f"title words differ in diacritics: '{x}' vs '{y}'"
+    limit = int(TITLE_EDITS * max(len(ta), len(tb)))
+    dist = edit_distance(ta, tb, limit)
+    if dist is not None:
+        if a.numbers != b.numbers:
+            if a.numbers and b.numbers:
+                return "conflict", f"numbers in title differ: {_nums(a.numbers)} vs {_nums(b.numbers)}"
+            return "partial", f"titles within {dist} edits, but a number is only in one ({_nums(a.numbers)} vs {_nums(b.numbers)})"
+        return "near", f"titles within {dist} edits"
+    if (a.bare != ta or b.bare != tb) and a.bare and b.bare and (
+            a.bare == b.bare or edit_distance(a.bare, b.bare, int(TITLE_EDITS * max(len(ta), len(tb))))):
+        if a.numbers == b.numbers or not (a.numbers and b.numbers):
+            return "near", f"titles agree without bracketed remarks ('{a.bare}')"
+    # one record without subtitle, or a title cut short / with noise around it: the shorter
+    # must be found whole (as words) in the longer
+    if a.has_subtitle and b.has_subtitle and a.main == b.main:
+        return "differ", f"same main title, different subtitles ('{ta}' vs '{tb}')"
+    short, long_ = (a, b) if len(ta) <= len(tb) else (b, a)
+    cand = short.title
+    n_words = len(cand.split())
+    if n_words >= 2 and (long_.title.startswith(cand + " ") or long_.main == cand
+                         or (n_words >= 4 and f" {cand} " in f" {long_.title} ")):
+        if long_.main == cand:  # the other record adds a subtitle, whatever it holds
+            return "partial", f"title '{cand}' agrees, one record has a subtitle ('{long_.title}')"
+        if set(short.numbers) - set(long_.numbers) or _nums_cut(long_, cand):
+            return "conflict", f"numbers in title differ: {_nums(a.numbers)} vs {_nums(b.numbers)}"
+        return "partial", f"title '{cand}' found whole in '{long_.title}'"
+    if fold(ta) == fold(tb):
+        return "unaccented", "titles agree only without diacritics (one record has none)"
+    return "differ", f"titles differ ('{ta}' vs '{tb}')"
+
+
+def _nums_cut(long_: Prepared, cand: str) -> bool:
+    """The longer title continues with a volume number right after the shared part:
+    'Truyện Kiều' vs 'Truyện Kiều tập 1' is a part, not the same book."""
+    rest = f" {long_.title} ".split(f" {cand} ", 1)[-1].split()
+    if not rest:
+        return False
+    if rest[0].isdigit() or rest[0] in _ROMAN:
+        return True
+    return (rest[0] in {"tập", "t", "quyển", "q", "phần", "vol", "volume", "part", "cuốn", "book", "no"}
+            and len(rest) > 1 and (rest[1].isdigit() or rest[1] in _ROMAN))
+
+
+def _nums(nums: tuple[str, ...]) -> str:
+    return ",".join(nums) or "none"
+
+
+def _token_match(x: str, y: str) -> str | None:
+    """'full' when two name parts agree, 'initial' for 'p' ~ 'peter', else None. Typos are
+    forgiven only in words typed without marks: 'Hùng' and 'Hưng' are two names."""
+    if x == y:
+        return "full"
+    if len(x) == 1 or len(y) == 1:
+        return "initial" if x[0] == y[0] or fold(x[0]) == fold(y[0]) else None
+    if "?" in x or "?" in y:  # 'garc?a' (a letter lost in a bad conversion) ~ 'garcía'
+        wild, other = (x, y) if "?" in x else (y, x)
+        pattern = ".{1,2}".join(re.escape(part) for part in wild.split("?"))
+        return "full" if re.fullmatch(pattern, other) and len(wild) > 2 else None
+    px, py = x.isascii(), y.isascii()
+    if px and py:
+        if min(len(x), len(y)) >= 4 and (x.startswith(y) or y.startswith(x)):
+            return "initial"  # 'greg' ~ 'gregory': a short form counts like an initial
+        if min(len(x), len(y)) >= 5 and (x[0] == y[0] or x[-1] == y[-1]):
+            if edit_distance(x, y, int(AUTHOR_EDITS * max(len(x), len(y)))) is not None:
+                return "full"
+        return None
+    if (px or py) and fold(x) == fold(y):
+        return "full"  # "Nguyen" typed for "Nguyễn"
+    return None
+
+
+def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Every part of the shorter name matches a distinct part of the longer one, at least one
+    word in full: 'p. auer' ~ 'Peter Auer', 'Hugo, Victor' ~ 'Victor Hugo'; 'Nguyễn Văn An' is not
+    'Nguyễn Văn Bình' (the Vietnamese given name is the last part and must agree)."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    free: list[str | None] = list(long_)
+    left, full = [], 0
+    for kind in ("full", "initial"):
+        todo, left = (short if kind == "full" else left), []
+        for tok in todo:
+            for k, other in enumerate(free):
+                if other is not None and _token_match(tok, other) == kind:
+                    free[k] = None
+                    full += kind == "full" and len(tok) > 1
+                    break
+            else:
+                left.append(tok)
+    return full > 0 and not left
+
+
+def _authors(a: Prepared, b: Prepared) -> tuple[str, int, str]:
+    """(level, people matched, reason); level: none | one side | agree | partial | conflict."""
+    la, lb = a.authors, b.authors
+    if a.persons and b.persons:  # people with people: a corporate body is not a contradiction
+        la, lb = la[:a.persons], lb[:b.persons]
+    elif bool(a.persons) != bool(b.persons) and la and lb:
+        return "one side", 0, "persons named in one record, only a corporate body in the other"
+    if not la and not lb:
+        return "none", 0, ""
+    if not la or not lb:
+        return "one side", 0, "authors named in one record only"
+    free = list(range(len(lb)))
+    matched = []
+    for i, x in enumerate(la):
+        for k in free:
+            if _same_person(x, lb[k]):
+                free.remove(k)
+                matched.append((i, k))
+                break
+    names_a, names_b = a.author_names, b.author_names
+    if not matched:
+        return "conflict", 0, f"authors differ: {list(names_a[:3])} vs {list(names_b[:3])}"
+    first = matched[0]
+    pair = f"'{names_a[first[0]]}' vs '{names_b[first[1]]}'"
+    n, shorter, longer = len(matched), min(len(la), len(lb)), max(len(la), len(lb))
+    if n == shorter and 2 * n >= longer:
+        return "agree", n, f"authors agree ({n} of {longer} matched, e.g. {pair})"
+    if n >= 2 and n >= 0.6 * longer:
+        return "mostly", n, f"authors mostly agree ({n} of {longer} matched, e.g. {pair})"
+    return "partial", n, f"authors partly agree ({n} of {longer} matched, e.g. {pair})"
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+def _order_key(p: Prepared) -> tuple:
+    r = p.record
+    return (r.record_id, r.library, p.title, r.year or 0, p.author_names, r.publisher or "",
+            tuple(sorted(p.isbns)), r.pages or 0, r.edition or "")
+
+
+def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
+    """Same edition, doubtful, or different — with every rule that fired as a reason.
+
+    1. Vetoes (each proves two different books): material type, languages with nothing in
+       common (a translation and its original), ISSNs with nothing in common, years two or more
+       apart, pages more than 10 apart, different edition numbers, different volume/number in the
+       title, a title word that differs only in its diacritics, titles that differ, authors of
+       whom none match. A shared ISBN/035 number softens a title or author contradiction to
+       "doubtful" (the same ISBN is printed on different books), nothing else.
+    2. Evidence points (POINTS) summed: "same" from SAME_AT, "doubtful" from DOUBTFUL_AT.
+    """
+    pa, pb = prepare(a), prepare(b)
+    if _order_key(pb) < _order_key(pa):  # one order for every pair: compare(a, b) == compare(b, a)
+        pa, pb = pb, pa
+    ra, rb = pa.record, pb.record
+    reasons: list[str] = []
+    differing: list[str] = []
+    vetoes: list[str] = []
+    soft: list[str] = []  # contradictions a shared identifier turns into "doubtful"
+    score = 0.0
+
+    def add(points_key: str, reason: str) -> None:
+        nonlocal score
+        score += POINTS[points_key]
+        reasons.append(f"{reason} ({POINTS[points_key]:+d})")
+
+    # identifiers
+    isbn_a = {i for i in pa.isbns if not blocked.blocks(i, ra.title)}
+    isbn_b = {i for i in pb.isbns if not blocked.blocks(i, rb.title)}
+    shared = sorted(isbn_a & isbn_b)
+    blocked_shared = sorted((pa.isbns & pb.isbns) - set(shared))
+    for i in blocked_shared:
+        reasons.append(f"isbn {i} shared but blocked for matching")
+    sys_shared = sorted(pa.sysnums & pb.sysnums)
+    if shared or sys_shared:
+        add("id shared", f"isbn {shared[0]} shared" if shared else f"system number {sys_shared[0]} shared")
+    elif isbn_a and isbn_b:
+        add("isbns disjoint", f"isbns differ: {sorted(isbn_a)} vs {sorted(isbn_b)}")
+        differing.append("isbns")
+    if pa.issns and pb.issns and not pa.issns & pb.issns:
+        vetoes.append(f"veto: issns {sorted(pa.issns)} vs {sorted(pb.issns)} have none in common")
+        differing.append("issns")
+
+    # material type and language
+    ma, mb = ra.material_type, rb.material_type
+    if ma != mb and "other" not in (ma, mb):
+        vetoes.append(f"veto: material type {ma} vs {mb}")
+        differing.append("material_type")
+    if pa.languages and pb.languages and not pa.languages & pb.languages:
+        vetoes.append(f"veto: languages {sorted(pa.languages)} vs {sorted(pb.languages)} differ "
+                      "(a translation and its original are different books)")
+        differing.append("languages")
+
+    # title
+    level, why = _titles(pa, pb)
+    if level in ("exact", "near", "partial"):
+        add(f"title {level}", why)
+    elif level == "unaccented":
+        add("title partial", why)
+    elif level == "conflict":
+        vetoes.append(f"veto: {why}")
+    else:
+        soft.append(f"veto: {why}")
+    if level != "exact":
+        differing.append("title")
+
+    # authors
+    alevel, matched, why = _authors(pa, pb)
+    if alevel == "agree":
+        add("authors agree 2+" if matched >= 2 else "authors agree", why)
+    elif alevel in ("mostly", "partial"):
+        add(f"authors {alevel}", why)
+        differing.append("authors")
+    elif alevel == "one side":
+        add("authors one side", why)
+        differing.append("authors")
+    elif alevel == "conflict":
+        soft.append(f"veto: {why}")
+        differing.append("authors")
+
+    # year
+    ya, yb = ra.year, rb.year
+    if ya and yb:
+        if ya == yb:
+            add("year equal", f"year {ya} equal")
+        elif abs(ya - yb) == 1:
+            add("year off by one", f"years {ya} vs {yb} differ by one")
+            differing.append("year")
+        else:
+            vetoes.append(f"veto: years {ya} vs {yb} differ")
+            differing.append("year")
+
+    # edition
+    if pa.edition and pb.edition and pa.edition != pb.edition:
+        vetoes.append(f"veto: editions '{ra.edition}' vs '{rb.edition}' differ")
+        differing.append("edition")
+    elif pa.edition and pa.edition == pb.edition:
+        add("edition equal", f"edition {pa.edition} in both")
+    elif (ra.edition or rb.edition) and _norm(ra.edition or "") != _norm(rb.edition or ""):
+        reasons.append(f"edition '{ra.edition or ''}' vs '{rb.edition or ''}' (not compared)")
+        differing.append("edition")
+
+    # pages
+    if ra.pages and rb.pages:
+        if abs(ra.pages - rb.pages) > MAX_PAGE_DIFF:
+            vetoes.append(f"veto: pages {ra.pages} vs {rb.pages} differ by more than {MAX_PAGE_DIFF}")
+            differing.append("pages")
+        elif ra.pages == rb.pages:
+            add("pages equal", f"pages {ra.pages} equal")
+        else:
+            reasons.append(f"pages {ra.pages} vs {rb.pages} close")
+            differing.append("pages")
+
+    # publisher
+    if pa.publisher and pb.publisher:
+        if pa.publisher <= pb.publisher or pb.publisher <= pa.publisher:
+            add("publisher agree", f"publisher '{ra.publisher}' vs '{rb.publisher}' agree")
+        else:
+            add("publisher differ", f"publisher '{ra.publisher}' vs '{rb.publisher}' differ")
+            differing.append("publisher")
+
+    if ra is rb or ra == rb:
+        decision = SAME
+        reasons.insert(0, "the same record")
+        vetoes = soft = []
+    elif vetoes:
+        decision = DIFFERENT
+    elif soft:
+        decision = DOUBTFUL if (shared or sys_shared) else DIFFERENT
+        if decision == DOUBTFUL:
+            soft = [s.replace("veto: ", "") + " despite the shared identifier" for s in soft]
+    elif score >= SAME_AT:
+        decision = SAME
+    elif score >= DOUBTFUL_AT:
+        decision = DOUBTFUL
+    else:
+        decision = DIFFERENT
+    reasons = vetoes + soft + reasons
+    if not vetoes and not soft:
+        reasons.append(f"score {score:g}: same from {SAME_AT}, doubtful from {DOUBTFUL_AT}")
+    return Verdict(decision, score, reasons, differing, vetoed=bool(vetoes or soft))
+
+
+def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockList = EMPTY) -> Verdict:
+    """May ``candidate`` join the cluster ``members``? "same" with at least one member and
+    contradicted (vetoed) by none: checked against every member, so A~B and B~C never pull in a
+    C that contradicts A. A member that merely says little (no veto, low score) does not stop it.
+    The verdict's reasons say which member decided."""
+    if not members:
+        return Verdict(SAME, 0.0, ["empty cluster"], [])
+    verdicts = [compare(candidate, m, blocked) for m in members]
+    ids = [prepare(m).record.record_id for m in members]
+    for v, rid in zip(verdicts, ids):
+        if v.vetoed:
+            return Verdict(DIFFERENT, v.score, [f"contradicts member {rid}"] + v.reasons, v.differing,
+                           vetoed=True)
+    best = max(range(len(verdicts)), key=lambda k: verdicts[k].score)
+    same = [k for k, v in enumerate(verdicts) if v.decision == SAME]
+    if not same:
+        v = verdicts[best]
+        return Verdict(DOUBTFUL, v.score, [f"doubtful against every member (best {ids[best]})"] + v.reasons,
+                       v.differing)
+    k = max(same, key=lambda s: verdicts[s].score)
+    v = verdicts[k]
+    return Verdict(SAME, v.score, [f"same as member {ids[k]}, contradicts none of {len(members)}"] + v.reasons,
+                   v.differing)
+
+
+def cluster(records: Sequence[Recordish], blocked: BlockList = EMPTY, one_per_source: bool = True,
+            pairs: Iterable[tuple[int, int]] | None = None) -> list[list[int]]:
+    """Greedy clustering for a full rebuild: "same" pairs, best score first, merge two clusters
+    only when no cross pair is vetoed (and, by default, no library would be in it twice).
+
+    Returns lists of indices into ``records``, singletons included, in a stable order.
+    """
+    prepared = [prepare(r) for r in records]
+    if pairs is None:
+        pairs = candidate_pairs(prepared, blocked)
+    verdicts: dict[tuple[int, int], Verdict] = {}
+    edges = []
+    for i, j in sorted(pairs):
+        v = compare(prepared[i], prepared[j], blocked)
+        verdicts[(i, j)] = v
+        if v.decision == SAME:
+            edges.append((-v.score, i, j))
+    edges.sort()
+
+    def verdict(i: int, j: int) -> Verdict:
+        key = (i, j) if i < j else (j, i)
+        if key not in verdicts:
+            verdicts[key] = compare(prepared[key[0]], prepared[key[1]], blocked)
+        return verdicts[key]
+
+    owner = list(range(len(prepared)))
+    members = {i: [i] for i in range(len(prepared))}
+    for _, i, j in edges:
+        ci, cj = owner[i], owner[j]
+        if ci == cj:
+            continue
+        mi, mj = members[ci], members[cj]
+        if one_per_source:
+            libs = {prepared[k].record.library for k in mi}
+            if any(prepared[k].record.library in libs for k in mj):
+                continue
+        if any(verdict(x, y).vetoed for x in mi for y in mj):
+            continue
+        if len(mi) < len(mj):
+            ci, cj, mi, mj = cj, ci, mj, mi
+        mi.extend(mj)
+        for k in mj:
+            owner[k] = ci
+        del members[cj]
+    return sorted((sorted(m) for m in members.values()), key=lambda m: m[0])

@@ -1,0 +1,295 @@
+"""The record matcher (normalizer.dedup): real cataloguing situations built as canonical records."""
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from normalizer.dedup import (DIFFERENT, DOUBTFUL, SAME, BlockList, Verdict, blocking_keys, can_join,
+                              candidate_pairs, cluster, compare, edit_distance, tone_normalize)
+from normalizer.records import Author, CanonicalRecord
+
+ISBN_KIEU = "9786046912345"  # check digits do not matter here: the normalizer validated them
+ISBN_KIEU_2018 = "9786046998765"
+
+
+def book(library: str, title: str, authors=("Nguyễn Du",), **kw) -> CanonicalRecord:
+    defaults = dict(year=2015, publisher="Nxb. Văn học", pages=240, languages=["vie"], material_type="book",
+                    format="marcxml")
+    defaults.update(kw)
+    return CanonicalRecord(record_id=f"{library}:{title}:{defaults['year']}", library=library,
+                           title=title, title_sort=title,
+                           authors=[a if isinstance(a, Author) else Author(name=a) for a in authors],
+                           **defaults)
+
+
+def nfd(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+def readable(v: Verdict) -> bool:
+    return bool(v.reasons) and all(isinstance(r, str) and len(r) > 5 for r in v.reasons)
+
+
+# --------------------------------------------------------------------------- the same book
+
+
+def four_libraries():
+    return [
+        book("tv-tinh", "Dế Mèn phiêu lưu ký : truyện dài", [Author("Tô Hoài", dates="1920-2014")],
+             isbns=["9786042112345"], publisher="Nxb. Kim Đồng", year=2019, pages=152),
+        book("tv-kim-son", nfd("Dế Mèn phiêu lưu ký"), ["Tô, Hoài"], isbns=["9786042112345"],
+             publisher="Kim Đồng", year=2019, pages=152),
+        book("tv-yen-mo", nfd("Dế Mèn phiêu lưu ký : truyện dài"), [nfd("TÔ HOÀI")], isbns=[],
+             publisher=nfd("Kim Đồng"), year=2019, pages=152, format="oai_dc"),
+        book("thpt-lvt", "Dế Mèn phiêu lưu ký: truyện dài", ["Tô Hoài (1920-2014)"], isbns=[],
+             publisher="NXB Kim Đồng", year=2019, pages=152, format="oai_dc"),
+    ]
+
+
+def test_same_book_in_four_libraries_is_one_cluster():
+    records = four_libraries()
+    for i in range(4):
+        for j in range(i + 1, 4):
+            v = compare(records[i], records[j])
+            assert v.decision == SAME, (i, j, v.reasons)
+            assert readable(v)
+    assert cluster(records) == [[0, 1, 2, 3]]
+    assert can_join(records[3], records[:3]).decision == SAME
+
+
+def test_vietnamese_name_order_and_case():
+    a = book("a", "Truyện Kiều", ["Nguyễn Du"], isbns=[ISBN_KIEU])
+    for name in ("Nguyễn, Du", "NGUYỄN DU", nfd("Nguyễn Du"), "Nguyễn Du, 1766-1820"):
+        v = compare(a, book("b", "Truyện Kiều", [name]))  # no ISBN on this side
+        assert v.decision == SAME, (name, v.reasons)
+        assert any("authors agree" in r for r in v.reasons)
+
+
+def test_western_name_inverted_and_initials():
+    a = book("a", "Những người khốn khổ", ["Hugo, Victor", "Huỳnh Lý"], publisher="Nxb. Văn học")
+    b = book("b", "Những người khốn khổ", ["Victor Hugo", "Huỳnh Lý (dịch)"], publisher="Văn học")
+    assert compare(a, b).decision == SAME
+    c = book("c", "Những người khốn khổ", ["V. Hugo", "Huỳnh Lý"], publisher="Văn học")
+    assert compare(a, c).decision == SAME
+
+
+def test_subtitle_present_in_one_record_only():
+    a = book("a", "Tắt đèn : tiểu thuyết", ["Ngô Tất Tố"], year=2015, pages=216)
+    b = book("b", "Tắt đèn", ["Ngô Tất Tố"], year=2015, pages=216)
+    v = compare(a, b)
+    assert v.decision == SAME, v.reasons
+    assert "title" in v.differing
+
+
+def test_old_style_tone_marks_are_the_same_word():
+    assert tone_normalize("hoà bình thuỷ") == "hòa bình thủy"
+    assert tone_normalize("quý hoàn") == "quý hoàn"
+    a = book("a", "Chiến tranh và hòa bình", ["Tolstoy, Lev"], year=2014, pages=1600)
+    b = book("b", "Chiến tranh và hoà bình", ["Lev Tolstoy"], year=2014, pages=1600)
+    v = compare(a, b)
+    assert v.decision == SAME and "title exact match" in " ".join(v.reasons)
+
+
+# --------------------------------------------------------------------------- different books
+
+
+def test_two_volumes_are_different():
+    a = book("a", "Truyện Kiều. Tập 1")
+    b = book("b", "Truyện Kiều. Tập 2")
+    v = compare(a, b)
+    assert v.decision == DIFFERENT and any("numbers in title differ" in r for r in v.reasons)
+    assert compare(a, book("c", "Truyện Kiều")).decision != SAME
+    roman = compare(book("a", "Lịch sử Việt Nam. Tập I"), book("b", "Lịch sử Việt Nam. Tập II"))
+    assert roman.decision == DIFFERENT
+
+
+def test_two_editions_are_different():
+    first = book("a", "Truyện Kiều", isbns=[ISBN_KIEU], year=2015)
+    reprint = book("b", "Truyện Kiều", isbns=[ISBN_KIEU_2018], year=2018, edition="Tái bản lần thứ 1")
+    v = compare(first, reprint)
+    assert v.decision == DIFFERENT
+    assert any(r.startswith("veto: years 2015 vs 2018") for r in v.reasons)
+    # edition statements alone tell two printings apart, even in the same year
+    e2 = book("c", "Truyện Kiều", edition="Tái bản lần thứ 2", year=2018)
+    e3 = book("d", "Truyện Kiều", edition="Tái bản lần thứ 3", year=2018)
+    assert compare(e2, e3).decision == DIFFERENT
+
+
+def test_one_year_apart_is_never_merged_automatically():
+    a = book("a", "Truyện Kiều", year=2015)
+    b = book("b", "Truyện Kiều", year=2016)
+    assert compare(a, b).decision != SAME
+
+
+def test_pages_far_apart_veto():
+    v = compare(book("a", "Truyện Kiều", pages=240), book("b", "Truyện Kiều", pages=300))
+    assert v.decision == DIFFERENT and "pages" in v.differing
+
+
+def test_translation_and_original_are_different():
+    original = book("a", "Totto-chan", ["Kuroyanagi, Tetsuko"], languages=["jpn"], publisher="Kodansha",
+                    pages=292, year=2019)
+    translation = book("b", "Totto-chan", ["Tetsuko Kuroyanagi"], languages=["vie"], publisher="Kodansha",
+                       pages=292, year=2019)
+    v = compare(original, translation)
+    assert v.decision == DIFFERENT
+    assert any("translation" in r for r in v.reasons) and "languages" in v.differing
+
+
+def test_different_books_sharing_an_isbn_are_not_merged():
+    a = book("a", "Kỹ thuật trồng lúa", ["Lê Văn Bình"], isbns=[ISBN_KIEU], publisher="Nxb. Nông nghiệp",
+             pages=None, year=2015)
+    b = book("b", "Truyện Kiều", ["Nguyễn Du"], isbns=[ISBN_KIEU], pages=240, year=2015)
+    v = compare(a, b)
+    assert v.decision != SAME
+    assert v.decision == DOUBTFUL  # reported, so that a cataloguer can block the ISBN
+    assert any(f"isbn {ISBN_KIEU} shared" in r for r in v.reasons)
+    assert any("titles differ" in r and "shared identifier" in r for r in v.reasons)
+    # when pages (or year, or format) contradict it as well, the ISBN is simply outvoted
+    a.pages = 120
+    assert compare(a, b).decision == DIFFERENT
+
+
+def test_con_de_and_con_de_are_different_books():
+    a = book("a", "Chuyện con dế", ["Lê Thu Hà"], publisher="Nxb. Kim Đồng", year=2012, pages=48)
+    b = book("b", "Chuyện con dê", ["Lê Thu Hà"], publisher="Nxb. Kim Đồng", year=2012, pages=48)
+    v = compare(a, b)
+    assert v.decision == DIFFERENT
+    assert any("diacritics" in r and "dế" in r for r in v.reasons)
+    # ... although blocking (folded) puts them side by side, which is what makes them a trap
+    assert blocking_keys(a) & blocking_keys(b)
+    assert compare(book("a", "Bến đò"), book("b", "Bến đỏ")).decision == DIFFERENT
+
+
+def test_different_subtitles_of_one_series_title():
+    a = book("a", "Mười vạn câu hỏi vì sao : Động vật", [], publisher="Kim Đồng", pages=200)
+    b = book("b", "Mười vạn câu hỏi vì sao : Vũ trụ", [], publisher="Kim Đồng", pages=200)
+    assert compare(a, b).decision == DIFFERENT
+
+
+def test_vietnamese_given_names_must_agree():
+    a = book("a", "Kỹ thuật nuôi lợn", ["Nguyễn Văn An"], publisher="Nông nghiệp", pages=100)
+    b = book("b", "Kỹ thuật nuôi lợn", ["Nguyễn Văn Bình"], publisher="Nông nghiệp", pages=100)
+    assert compare(a, b).decision == DIFFERENT
+    c = book("c", "Kỹ thuật nuôi lợn", ["Nguyễn Văn Hùng"], publisher="Nông nghiệp", pages=100)
+    d = book("d", "Kỹ thuật nuôi lợn", ["Nguyễn Văn Hưng"], publisher="Nông nghiệp", pages=100)
+    assert compare(c, d).decision == DIFFERENT
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+def test_chaining_is_prevented():
+    a = book("a", "Truyện Kiều", isbns=[ISBN_KIEU], year=2015, pages=240)
+    b = book("b", "Truyện Kiều", isbns=[], year=None, pages=None)  # says nothing about the edition
+    c = book("c", "Truyện Kiều", isbns=[ISBN_KIEU_2018], year=2018, pages=244)
+    assert compare(a, b).decision == SAME
+    assert compare(b, c).decision == SAME
+    assert compare(a, c).decision == DIFFERENT
+    v = can_join(c, [a, b])
+    assert v.decision == DIFFERENT and any("contradicts member a:" in r for r in v.reasons)
+    groups = cluster([a, b, c])
+    assert not any(0 in g and 2 in g for g in groups)
+
+
+def test_one_record_per_source_by_default():
+    a = book("tv-tinh", "Truyện Kiều", isbns=[ISBN_KIEU])
+    a2 = book("tv-tinh", "Truyện Kiều", isbns=[ISBN_KIEU], call_number="895.92211 NG-D")
+    b = book("tv-kim-son", "Truyện Kiều", isbns=[ISBN_KIEU])
+    groups = cluster([a, a2, b])
+    assert sorted(map(len, groups)) == [1, 2]
+    assert cluster([a, a2, b], one_per_source=False) == [[0, 1, 2]]
+
+
+def test_blocked_isbn_no_longer_matches_on_isbn_alone():
+    a = book("a", "Truyện Kiều", [], isbns=[ISBN_KIEU], year=None, pages=None, publisher=None)
+    b = book("b", "Truyện Kiều", [], isbns=[ISBN_KIEU], year=None, pages=None, publisher=None)
+    assert compare(a, b).decision == SAME
+    blocked = BlockList({ISBN_KIEU: []})
+    v = compare(a, b, blocked)
+    assert v.decision != SAME and any("blocked" in r for r in v.reasons)
+    assert f"isbn:{ISBN_KIEU}" not in blocking_keys(a, blocked)
+    assert cluster([a, b], blocked) == [[0], [1]]
+    # blocked only for titles starting with a prefix: other titles still match on it
+    only_kieu = BlockList({ISBN_KIEU: ["truyen kieu"]})
+    assert compare(a, b, only_kieu).decision != SAME
+    c = book("c", "Lục Vân Tiên", [], isbns=[ISBN_KIEU], year=None, pages=None, publisher=None)
+    d = book("d", "Lục Vân Tiên", [], isbns=[ISBN_KIEU], year=None, pages=None, publisher=None)
+    assert compare(c, d, only_kieu).decision == SAME
+
+
+def test_citation_style_records():
+    a = CanonicalRecord("x:1", "x", "csv", title="The strength of weak learnability",
+                        authors=[Author("Robert E. Schapire")], year=1990)
+    b = CanonicalRecord("y:1", "y", "csv", title="the strength of weak learn-ability.",
+                        authors=[Author("schapire, r. e.")], year=1990)
+    assert compare(a, b).decision == SAME
+    c = CanonicalRecord("y:2", "y", "csv", title="The strength of weak learnability",
+                        authors=[Author("p. auer")], year=1990)
+    assert compare(a, c).decision == DIFFERENT
+
+
+def test_candidate_pairs_come_from_blocks():
+    records = four_libraries() + [book("x", "Số đỏ", ["Vũ Trọng Phụng"], year=2016)]
+    pairs = candidate_pairs(records)
+    assert {(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)} <= pairs
+    assert not any(4 in p for p in pairs)
+
+
+def test_edit_distance_is_banded():
+    assert edit_distance("kitten", "sitting", 3) == 3
+    assert edit_distance("kitten", "sitting", 2) is None
+    assert edit_distance("micahel", "michael", 1) == 1  # swapped neighbours count once
+
+
+def test_every_verdict_is_explained():
+    records = four_libraries() + [
+        book("a", "Truyện Kiều. Tập 1"), book("b", "Chuyện con dê", []),
+        book("c", "Totto-chan", languages=["jpn"]), book("d", "", [])]
+    for x in records:
+        for y in records:
+            v = compare(x, y)
+            assert v.decision in (SAME, DOUBTFUL, DIFFERENT)
+            assert readable(v), v
+            assert isinstance(v.score, float) or isinstance(v.score, int)
+
+
+# --------------------------------------------------------------------------- properties
+
+_words = st.sampled_from(["Truyện", "Kiều", "con", "dế", "dê", "hoà", "hòa", "bình", "Tập", "1", "2",
+                          "lịch", "sử", "Việt", "Nam", ":", "-", "the", "A", "thuỷ", "thủy"])
+_names = st.sampled_from(["Nguyễn Du", "Nguyễn, Du", "Tô Hoài", "Hugo, Victor", "Victor Hugo", "V. Hugo",
+                          "Nguyễn Văn An", "Nguyễn Văn Bình", "p. auer", "Peter Auer", "Lê Lựu"])
+
+
+@st.composite
+def records(draw):
+    title = " ".join(draw(st.lists(_words, min_size=1, max_size=6)))
+    if draw(st.booleans()):
+        title = unicodedata.normalize("NFD", title)
+    return CanonicalRecord(
+        record_id=draw(st.sampled_from(["a:1", "b:1", "c:1"])), library=draw(st.sampled_from(["a", "b", "c"])),
+        format="marcxml", title=title, title_sort=title,
+        authors=[Author(n) for n in draw(st.lists(_names, max_size=3))],
+        isbns=draw(st.lists(st.sampled_from([ISBN_KIEU, ISBN_KIEU_2018]), max_size=2, unique=True)),
+        year=draw(st.one_of(st.none(), st.integers(2012, 2016))),
+        pages=draw(st.one_of(st.none(), st.integers(100, 130))),
+        publisher=draw(st.one_of(st.none(), st.sampled_from(["Nxb. Kim Đồng", "Kim Đồng", "Nxb. Trẻ"]))),
+        edition=draw(st.one_of(st.none(), st.sampled_from(["Tái bản lần thứ 2", "In lần thứ 3"]))),
+        languages=draw(st.sampled_from([[], ["vie"], ["eng"]])),
+        material_type=draw(st.sampled_from(["book", "other", "serial"])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(records(), records())
+def test_compare_is_symmetric(a, b):
+    assert compare(a, b).decision == compare(b, a).decision
+
+
+@settings(max_examples=200, deadline=None)
+@given(records())
+def test_a_record_is_the_same_as_itself(a):
+    v = compare(a, a)
+    assert v.decision == SAME and readable(v)

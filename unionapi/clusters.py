@@ -1,0 +1,360 @@
+"""Deduplication over the catalogue: records grouped into union entries, and cataloguers' decisions.
+
+The matcher (``normalizer.dedup``) decides about pairs; this module decides which records are
+compared (blocking keys kept in the catalogue), builds clusters without chaining, keeps an edge
+with its reasons for every accepted match, turns doubtful pairs into duplicate reports, and
+re-applies every cataloguer decision (merge, reject, split, block an ISBN) each time clusters are
+rebuilt, so a nightly harvest never undoes a person's work.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from normalizer.dedup import BlockList, blocking_keys, can_join, compare, prepare
+from unionapi.catalogue import Catalogue, entry_id_for
+
+log = logging.getLogger("unioncat.dedup")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS match_keys (key TEXT NOT NULL, record_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS match_keys_key ON match_keys(key);
+CREATE INDEX IF NOT EXISTS match_keys_record ON match_keys(record_id);
+CREATE TABLE IF NOT EXISTS edges (          -- why the members of an entry are together
+    entry_id TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, score REAL, reasons TEXT NOT NULL,
+    kind TEXT NOT NULL                      -- matcher | cataloguer
+);
+CREATE INDEX IF NOT EXISTS edges_entry ON edges(entry_id);
+CREATE TABLE IF NOT EXISTS reports (        -- doubtful pairs for a cataloguer to decide
+    id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT NOT NULL, b TEXT NOT NULL, score REAL NOT NULL,
+    reasons TEXT NOT NULL, differing TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',    -- open | merged | rejected | gone
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    UNIQUE (a, b)
+);
+CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept forever, undoable
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,                   -- merge | reject | split | block
+    a TEXT, b TEXT,                         -- the records (split: a = the record taken out)
+    others TEXT,                            -- split: JSON list of the members it was taken away from
+    isbn TEXT, prefix TEXT,                 -- block
+    comment TEXT, who TEXT NOT NULL,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    undone_at TEXT, undone_by TEXT
+);
+"""
+MAX_KEY_SIZE = 500  # a blocking key shared by more records than this is too vague to compare on
+
+
+@dataclass
+class Constraints:
+    """Cataloguer decisions in force, as the clustering needs them."""
+
+    never: set[tuple[str, str]]  # pairs that must stay apart
+    merge: list[tuple[str, str]]  # pairs that must be together
+    blocked: BlockList
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+class Clusters:
+    def __init__(self, catalogue: Catalogue, one_per_source: dict[str, bool] | None = None):
+        self.catalogue = catalogue
+        self.one_per_source = one_per_source or {}  # source -> False lets its own duplicates merge
+        self.catalogue.db.executescript(SCHEMA)
+
+    @property
+    def db(self):
+        return self.catalogue.db
+
+    # -- constraints ---------------------------------------------------------------------------
+    def constraints(self) -> Constraints:
+        never, merge, isbns = set(), [], defaultdict(list)
+        for action, a, b, others, isbn, prefix in self.db.execute(
+                "SELECT action, a, b, others, isbn, prefix FROM decisions WHERE undone_at IS NULL ORDER BY id"):
+            if action == "reject":
+                never.add(_pair(a, b))
+            elif action == "merge":
+                merge.append(_pair(a, b))
+            elif action == "split":
+                never.update(_pair(a, other) for other in json.loads(others))
+            elif action == "block":
+                isbns[isbn].append(prefix or "")
+        blocked = BlockList(isbns={isbn: [p for p in prefixes if p] if all(prefixes) else []
+                                   for isbn, prefixes in isbns.items()})
+        return Constraints(never=never, merge=merge, blocked=blocked)
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, rebuild: bool = False) -> int:
+        """Cluster what changed (everything when ``rebuild``); returns how many records were placed."""
+        started = time.monotonic()
+        constraints = self.constraints()
+        if rebuild:
+            affected = [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
+            with self.catalogue.transaction() as db:
+                db.execute("DELETE FROM match_keys")
+                db.execute("DELETE FROM dedup_queue")
+                db.execute("DELETE FROM edges")
+            self._index_keys(affected, constraints)
+        else:
+            queued = [r[0] for r in self.db.execute("SELECT record_id FROM dedup_queue ORDER BY record_id")]
+            if not queued:
+                return 0
+            self._index_keys(queued, constraints)
+            affected = self._affected(queued)
+        if affected:
+            log.info("deduplicating %d records%s", len(affected), " (full rebuild)" if rebuild else "")
+        placed = self._recluster(affected, constraints)
+        with self.catalogue.transaction() as db:
+            db.execute("DELETE FROM dedup_queue")
+            db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+                       " WHERE status = 'open' AND (a NOT IN (SELECT id FROM records) OR b NOT IN (SELECT id FROM records))")
+        if affected:
+            log.info("deduplicated %d records into %d entries in %.1f s", len(affected), placed,
+                     time.monotonic() - started)
+        return len(affected)
+
+    def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
+        records = self.catalogue.load(record_ids)
+        with self.catalogue.transaction() as db:
+            for start in range(0, len(record_ids), 500):
+                chunk = record_ids[start:start + 500]
+                db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
+            db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
+                           [(key, record_id) for record_id, record in records.items()
+                            for key in blocking_keys(record, constraints.blocked)])
+
+    def _candidates(self, record_id: str) -> set[str]:
+        """Records sharing a blocking key with this one, ignoring keys too common to mean anything."""
+        found: set[str] = set()
+        for (key,) in self.db.execute("SELECT key FROM match_keys WHERE record_id = ?", (record_id,)).fetchall():
+            rows = self.db.execute("SELECT record_id FROM match_keys WHERE key = ? LIMIT ?",
+                                   (key, MAX_KEY_SIZE + 1)).fetchall()
+            if len(rows) <= MAX_KEY_SIZE:
+                found.update(r[0] for r in rows)
+        found.discard(record_id)
+        return found
+
+    def _affected(self, changed: list[str]) -> list[str]:
+        """The changed records, the entries they were in, and the entries of their candidates."""
+        records = set(changed)
+        for record_id in changed:
+            records |= self._candidates(record_id)
+        entries = set()
+        for start, ids in _chunks(sorted(records)):
+            entries |= {r[0] for r in self.db.execute(
+                f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        for _, ids in _chunks(sorted(entries)):
+            records |= {r[0] for r in self.db.execute(
+                f"SELECT id FROM records WHERE entry_id IN ({','.join('?' * len(ids))})", ids)}
+        existing = set()
+        for _, ids in _chunks(sorted(records)):
+            existing |= {r[0] for r in self.db.execute(
+                f"SELECT id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return sorted(existing)
+
+    def _recluster(self, record_ids: list[str], constraints: Constraints) -> int:
+        """Greedy clustering in id order (deterministic, so a rebuild gives the same entries)."""
+        if not record_ids:
+            return 0
+        loaded = self.catalogue.load(record_ids)
+        records = {record_id: prepare(record) for record_id, record in loaded.items()}
+        inside = set(records)
+        cluster_of: dict[str, int] = {}
+        clusters: list[list[str]] = []
+        edges: dict[int, list[tuple]] = defaultdict(list)
+        doubtful: list[tuple[str, str, object]] = []
+        for record_id in record_ids:
+            record = records[record_id]
+            verdicts = {}
+            for other in sorted(self._candidates(record_id) & inside):
+                if other in cluster_of:
+                    verdicts[other] = compare(record, records[other], constraints.blocked)
+            joined, held_back = None, {}
+            for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
+                if verdict.decision != "same" or joined is not None:
+                    continue
+                index = cluster_of[other]
+                members = clusters[index]
+                if any(_pair(record_id, m) in constraints.never for m in members):
+                    held_back[other] = "not merged: a cataloguer decided these records stay apart"
+                elif self._source_taken(record, members, records):
+                    held_back[other] = (f"not merged: {record.record.library} already has a record in that entry "
+                                        "(a library's own duplicates are reported, not merged)")
+                elif (join := can_join(record, [records[m] for m in members], constraints.blocked)).decision != "same":
+                    held_back[other] = "not merged: " + "; ".join(join.reasons[-2:])
+                else:
+                    joined = index
+                    members.append(record_id)
+                    cluster_of[record_id] = index
+                    edges[index].append((record_id, other, verdict.score, verdict.reasons, "matcher"))
+            if joined is None:
+                cluster_of[record_id] = len(clusters)
+                clusters.append([record_id])
+            for other, verdict in verdicts.items():
+                if cluster_of[other] != cluster_of[record_id] and verdict.decision in ("doubtful", "same"):
+                    if other in held_back:
+                        verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
+                    doubtful.append((record_id, other, verdict))
+        self._apply_merges(constraints, cluster_of, clusters, edges)
+        self._write(records, clusters, edges, doubtful)
+        return sum(1 for members in clusters if members)
+
+    def _source_taken(self, record, members: list[str], records) -> bool:
+        """One record per source per entry, unless the source is configured otherwise."""
+        library = record.record.library
+        if not self.one_per_source.get(library, True):
+            return False
+        return any(records[m].record.library == library for m in members)
+
+    @staticmethod
+    def _apply_merges(constraints: Constraints, cluster_of, clusters, edges) -> None:
+        for a, b in constraints.merge:
+            if a not in cluster_of or b not in cluster_of or cluster_of[a] == cluster_of[b]:
+                continue
+            keep, gone = sorted((cluster_of[a], cluster_of[b]))
+            if any(_pair(x, y) in constraints.never for x in clusters[keep] for y in clusters[gone]):
+                continue  # a later "never" decision wins over an earlier merge
+            for member in clusters[gone]:
+                cluster_of[member] = keep
+            clusters[keep].extend(clusters[gone])
+            clusters[gone] = []
+            edges[keep].extend(edges.pop(gone, []))
+            edges[keep].append((a, b, 1.0, ["merged by a cataloguer"], "cataloguer"))
+
+    def _write(self, records, clusters, edges, doubtful) -> None:
+        stamp = max((self.catalogue.cursor(), 1))
+        old_entries = set()
+        for _, ids in _chunks(sorted(records)):
+            old_entries |= {r[0] for r in self.db.execute(
+                f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        with self.catalogue.transaction() as db:
+            for _, ids in _chunks(sorted(old_entries)):
+                db.execute(f"DELETE FROM edges WHERE entry_id IN ({','.join('?' * len(ids))})", ids)
+            for entry_id in old_entries:
+                self.catalogue._touch(entry_id, stamp)
+            for index, members in enumerate(clusters):
+                if not members:
+                    continue
+                entry_id = entry_id_for(min(members))
+                for _, ids in _chunks(members):
+                    db.execute(f"UPDATE records SET entry_id = ? WHERE id IN ({','.join('?' * len(ids))})",
+                               [entry_id, *ids])
+                self.catalogue._touch(entry_id, stamp)
+                db.executemany("INSERT INTO edges (entry_id, a, b, score, reasons, kind) VALUES (?,?,?,?,?,?)",
+                               [(entry_id, a, b, score, json.dumps(reasons, ensure_ascii=False), kind)
+                                for a, b, score, reasons, kind in edges.get(index, [])])
+            # open reports among these records are recomputed: a pair that no longer looks doubtful
+            # (an ISBN blocked, a record corrected at the source) stops being reported
+            inside = set(records)
+            stale = [(i, a, b) for i, a, b in db.execute("SELECT id, a, b FROM reports WHERE status = 'open'")
+                     if a in inside and b in inside]
+            db.executemany("UPDATE reports SET status = 'gone' WHERE id = ?", [(i,) for i, _, _ in stale])
+            for a, b, verdict in doubtful:
+                a, b = _pair(a, b)
+                db.execute(
+                    "INSERT INTO reports (a, b, score, reasons, differing) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(a, b) DO UPDATE SET score=excluded.score, reasons=excluded.reasons,"
+                    " differing=excluded.differing, status=CASE WHEN status = 'gone' THEN 'open' ELSE status END,"
+                    " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                    (a, b, verdict.score, json.dumps(verdict.reasons, ensure_ascii=False),
+                     json.dumps(verdict.differing)))
+
+    # -- cataloguer actions --------------------------------------------------------------------
+    def decide(self, action: str, who: str, comment: str | None = None, a: str | None = None,
+               b: str | None = None, isbn: str | None = None, prefix: str | None = None) -> int:
+        """Record a decision and re-cluster what it touches; returns the decision id."""
+        others = None
+        if action == "split":
+            entry = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (a,)).fetchone()
+            others = json.dumps([r[0] for r in self.db.execute(
+                "SELECT id FROM records WHERE entry_id = ? AND id != ?", (entry[0], a))])
+        with self.catalogue.transaction() as db:
+            decision_id = db.execute(
+                "INSERT INTO decisions (action, a, b, others, isbn, prefix, comment, who) VALUES (?,?,?,?,?,?,?,?)",
+                (action, a, b, others, isbn, prefix, comment, who)).lastrowid
+            if action in ("merge", "reject") and a and b:
+                db.execute("UPDATE reports SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+                           " WHERE a = ? AND b = ?", ("merged" if action == "merge" else "rejected", *_pair(a, b)))
+        self._requeue_for(action, a, b, others, isbn)
+        self.run()
+        return decision_id
+
+    def undo(self, decision_id: int, who: str) -> dict | None:
+        row = self.db.execute("SELECT action, a, b, others, isbn, undone_at FROM decisions WHERE id = ?",
+                              (decision_id,)).fetchone()
+        if row is None:
+            return None
+        action, a, b, others, isbn, undone_at = row
+        if undone_at is None:
+            with self.catalogue.transaction() as db:
+                db.execute("UPDATE decisions SET undone_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), undone_by = ?"
+                           " WHERE id = ?", (who, decision_id))
+                if action in ("merge", "reject") and a and b:
+                    db.execute("UPDATE reports SET status = 'open' WHERE a = ? AND b = ?", _pair(a, b))
+            self._requeue_for(action, a, b, others, isbn)
+            self.run()
+        return self.decision(decision_id)
+
+    def _requeue_for(self, action, a, b, others, isbn) -> None:
+        ids = {x for x in (a, b) if x} | set(json.loads(others) if others else [])
+        if isbn:
+            ids |= {r[0] for r in self.db.execute("SELECT record_id FROM match_keys WHERE key = ?",
+                                                  (f"isbn:{isbn}",))}
+            ids |= {r[0] for r in self.db.execute("SELECT id FROM records WHERE data LIKE ?", (f'%"{isbn}"%',))}
+        with self.catalogue.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", [(i,) for i in ids])
+
+    # -- reading -------------------------------------------------------------------------------
+    def decision(self, decision_id: int) -> dict | None:
+        cols = ("id", "action", "a", "b", "others", "isbn", "prefix", "comment", "who", "at", "undone_at", "undone_by")
+        row = self.db.execute(f"SELECT {', '.join(cols)} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        if row is None:
+            return None
+        found = dict(zip(cols, row))
+        found["others"] = json.loads(found["others"]) if found["others"] else None
+        return found
+
+    def decisions(self, limit: int = 100) -> list[dict]:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM decisions ORDER BY id DESC LIMIT ?", (limit,))]
+        return [self.decision(i) for i in ids]
+
+    def why(self, entry_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT a, b, score, reasons, kind FROM edges WHERE entry_id = ? ORDER BY a, b",
+                               (entry_id,))
+        return [{"a": a, "b": b, "score": score, "reasons": json.loads(reasons), "by": kind}
+                for a, b, score, reasons, kind in rows]
+
+    def report(self, report_id: int) -> dict | None:
+        cols = ("id", "a", "b", "score", "reasons", "differing", "status", "created_at", "updated_at")
+        row = self.db.execute(f"SELECT {', '.join(cols)} FROM reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None:
+            return None
+        found = dict(zip(cols, row))
+        found["reasons"], found["differing"] = json.loads(found["reasons"]), json.loads(found["differing"])
+        return found
+
+    def reports(self, library: str | None = None, status: str = "open", limit: int = 50,
+                offset: int = 0) -> list[dict]:
+        """Doubtful pairs, the likeliest duplicates first (highest score)."""
+        sql = ("SELECT r.id FROM reports r JOIN records ra ON ra.id = r.a JOIN records rb ON rb.id = r.b"
+               " WHERE r.status = ? AND ra.entry_id != rb.entry_id")
+        params: list = [status]
+        if status != "open":
+            sql = "SELECT r.id FROM reports r WHERE r.status = ?"
+        if library:
+            sql += " AND (r.a LIKE ? OR r.b LIKE ?)"
+            params += [f"{library}:%", f"{library}:%"]
+        sql += " ORDER BY r.score DESC, r.id LIMIT ? OFFSET ?"
+        return [self.report(r[0]) for r in self.db.execute(sql, [*params, limit, offset])]
+
+
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield start, items[start:start + size]
