@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, replace
 
 from normalizer.dedup import BlockList, blocking_keys, can_join, compare, prepare
@@ -121,14 +121,14 @@ class Clusters:
         return len(affected)
 
     def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
-        records = self.catalogue.load(record_ids)
-        with self.catalogue.transaction() as db:
-            for start in range(0, len(record_ids), 500):
-                chunk = record_ids[start:start + 500]
+        """Blocking keys of these records, a few thousand at a time so memory stays flat."""
+        for _, chunk in _chunks(record_ids, 2000):
+            records = self.catalogue.load(chunk)
+            with self.catalogue.transaction() as db:
                 db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
-            db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
-                           [(key, record_id) for record_id, record in records.items()
-                            for key in blocking_keys(record, constraints.blocked)])
+                db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
+                               [(key, record_id) for record_id, record in records.items()
+                                for key in blocking_keys(record, constraints.blocked)])
 
     def _candidates(self, record_id: str) -> set[str]:
         """Records sharing a blocking key with this one, ignoring keys too common to mean anything."""
@@ -163,19 +163,19 @@ class Clusters:
         """Greedy clustering in id order (deterministic, so a rebuild gives the same entries)."""
         if not record_ids:
             return 0
-        loaded = self.catalogue.load(record_ids)
-        records = {record_id: prepare(record) for record_id, record in loaded.items()}
-        inside = set(records)
+        records = _PreparedCache(self.catalogue)
+        inside = set(record_ids)
         cluster_of: dict[str, int] = {}
         clusters: list[list[str]] = []
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
         for record_id in record_ids:
+            placed = sorted(other for other in self._candidates(record_id) & inside if other in cluster_of)
+            records.ensure([record_id, *placed, *(m for other in placed for m in clusters[cluster_of[other]])])
             record = records[record_id]
             verdicts = {}
-            for other in sorted(self._candidates(record_id) & inside):
-                if other in cluster_of:
-                    verdicts[other] = compare(record, records[other], constraints.blocked)
+            for other in placed:
+                verdicts[other] = compare(record, records[other], constraints.blocked)
             joined, held_back = None, {}
             for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
                 if verdict.decision != "same" or joined is not None:
@@ -203,7 +203,7 @@ class Clusters:
                         verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
                     doubtful.append((record_id, other, verdict))
         self._apply_merges(constraints, cluster_of, clusters, edges)
-        self._write(records, clusters, edges, doubtful)
+        self._write(record_ids, clusters, edges, doubtful)
         return sum(1 for members in clusters if members)
 
     def _source_taken(self, record, members: list[str], records) -> bool:
@@ -228,10 +228,10 @@ class Clusters:
             edges[keep].extend(edges.pop(gone, []))
             edges[keep].append((a, b, 1.0, ["merged by a cataloguer"], "cataloguer"))
 
-    def _write(self, records, clusters, edges, doubtful) -> None:
+    def _write(self, record_ids: list[str], clusters, edges, doubtful) -> None:
         stamp = max((self.catalogue.cursor(), 1))
         old_entries = set()
-        for _, ids in _chunks(sorted(records)):
+        for _, ids in _chunks(record_ids):
             old_entries |= {r[0] for r in self.db.execute(
                 f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
         with self.catalogue.transaction() as db:
@@ -252,7 +252,7 @@ class Clusters:
                                 for a, b, score, reasons, kind in edges.get(index, [])])
             # open reports among these records are recomputed: a pair that no longer looks doubtful
             # (an ISBN blocked, a record corrected at the source) stops being reported
-            inside = set(records)
+            inside = set(record_ids)
             stale = [(i, a, b) for i, a, b in db.execute("SELECT id, a, b FROM reports WHERE status = 'open'")
                      if a in inside and b in inside]
             db.executemany("UPDATE reports SET status = 'gone' WHERE id = ?", [(i,) for i, _, _ in stale])
@@ -353,6 +353,33 @@ class Clusters:
             params += [f"{library}:%", f"{library}:%"]
         sql += " ORDER BY r.score DESC, r.id LIMIT ? OFFSET ?"
         return [self.report(r[0]) for r in self.db.execute(sql, [*params, limit, offset])]
+
+
+class _PreparedCache:
+    """Records prepared for comparison, loaded on demand and forgotten oldest-first.
+
+    A full rebuild walks every record once; keeping them all would need gigabytes at a
+    national scale, while the records compared at any moment are few.
+    """
+
+    def __init__(self, catalogue: Catalogue, limit: int = 100_000):
+        self.catalogue, self.limit = catalogue, limit
+        self.items: "OrderedDict[str, object]" = OrderedDict()
+
+    def ensure(self, record_ids) -> None:
+        missing = [record_id for record_id in dict.fromkeys(record_ids) if record_id not in self.items]
+        for record_id, record in self.catalogue.load(missing).items():
+            self.items[record_id] = prepare(record)
+        for record_id in record_ids:
+            if record_id in self.items:
+                self.items.move_to_end(record_id)
+        while len(self.items) > self.limit:
+            self.items.popitem(last=False)
+
+    def __getitem__(self, record_id: str):
+        if record_id not in self.items:
+            self.ensure([record_id])
+        return self.items[record_id]
 
 
 def _chunks(items: list, size: int = 500):
