@@ -655,15 +655,18 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     return Verdict(decision, score, reasons, differing, vetoed=bool(vetoes or soft))
 
 
-def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockList = EMPTY) -> Verdict:
+def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockList = EMPTY,
+             known: dict[str, Verdict] | None = None) -> Verdict:
     """May ``candidate`` join the cluster ``members``? "same" with at least one member and
     contradicted (vetoed) by none: checked against every member, so A~B and B~C never pull in a
     C that contradicts A. A member that merely says little (no veto, low score) does not stop it.
-    The verdict's reasons say which member decided."""
+    The verdict's reasons say which member decided. ``known``: verdicts against members already
+    computed by the caller (by member record id), so big clusters are not compared twice."""
     if not members:
         return Verdict(SAME, 0.0, ["empty cluster"], [])
-    verdicts = [compare(candidate, m, blocked) for m in members]
     ids = [prepare(m).record.record_id for m in members]
+    known = known or {}
+    verdicts = [known.get(rid) or compare(candidate, m, blocked) for rid, m in zip(ids, members)]
     for v, rid in zip(verdicts, ids):
         if v.vetoed:
             return Verdict(DIFFERENT, v.score, [f"contradicts member {rid}"] + v.reasons, v.differing,

@@ -12,9 +12,9 @@ import json
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
-from normalizer.dedup import BlockList, blocking_keys, can_join, compare, prepare
+from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare
 from unionapi.catalogue import Catalogue, entry_id_for
 
 log = logging.getLogger("unioncat.dedup")
@@ -173,9 +173,13 @@ class Clusters:
             placed = sorted(other for other in self._candidates(record_id) & inside if other in cluster_of)
             records.ensure([record_id, *placed, *(m for other in placed for m in clusters[cluster_of[other]])])
             record = records[record_id]
-            verdicts = {}
+            verdicts, twins = {}, {}
             for other in placed:
-                verdicts[other] = compare(record, records[other], constraints.blocked)
+                # copies of a popular book catalogued identically get the same verdict: compare once
+                signature = _signature(records[other])
+                if signature not in twins:
+                    twins[signature] = compare(record, records[other], constraints.blocked)
+                verdicts[other] = twins[signature]
             joined, held_back = None, {}
             for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
                 if verdict.decision != "same" or joined is not None:
@@ -187,18 +191,21 @@ class Clusters:
                 elif self._source_taken(record, members, records):
                     held_back[other] = (f"not merged: {record.record.library} already has a record in that entry "
                                         "(a library's own duplicates are reported, not merged)")
-                elif (join := can_join(record, [records[m] for m in members], constraints.blocked)).decision != "same":
+                elif (join := can_join(record, [records[m] for m in members], constraints.blocked,
+                                   known=verdicts)).decision != "same":
                     held_back[other] = "not merged: " + "; ".join(join.reasons[-2:])
                 else:
                     joined = index
                     members.append(record_id)
                     cluster_of[record_id] = index
+                    verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
                     edges[index].append((record_id, other, verdict.score, verdict.reasons, "matcher"))
             if joined is None:
                 cluster_of[record_id] = len(clusters)
                 clusters.append([record_id])
             for other, verdict in verdicts.items():
                 if cluster_of[other] != cluster_of[record_id] and verdict.decision in ("doubtful", "same"):
+                    verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
                     if other in held_back:
                         verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
                     doubtful.append((record_id, other, verdict))
@@ -355,8 +362,18 @@ class Clusters:
         return [self.report(r[0]) for r in self.db.execute(sql, [*params, limit, offset])]
 
 
+_PREPARED_FIELDS = tuple(f.name for f in fields(Prepared) if f.name not in ("record", "author_names"))
+
+
+def _signature(p) -> tuple:
+    """Everything compare() reads from a record except its identity."""
+    r = p.record
+    return (*(getattr(p, name) for name in _PREPARED_FIELDS), r.title, r.year, r.pages, r.material_type,
+            r.publisher, r.edition)
+
+
 class _PreparedCache:
-    """Records prepared for comparison, loaded on demand and forgotten oldest-first.
+    """Records prepared for comparison, loaded on demand, the oldest loaded forgotten first.
 
     A full rebuild walks every record once; keeping them all would need gigabytes at a
     national scale, while the records compared at any moment are few.
@@ -367,14 +384,14 @@ class _PreparedCache:
         self.items: "OrderedDict[str, object]" = OrderedDict()
 
     def ensure(self, record_ids) -> None:
-        missing = [record_id for record_id in dict.fromkeys(record_ids) if record_id not in self.items]
-        for record_id, record in self.catalogue.load(missing).items():
-            self.items[record_id] = prepare(record)
-        for record_id in record_ids:
-            if record_id in self.items:
-                self.items.move_to_end(record_id)
-        while len(self.items) > self.limit:
-            self.items.popitem(last=False)
+        items = self.items
+        missing = [record_id for record_id in record_ids if record_id not in items]
+        if not missing:
+            return
+        for record_id, record in self.catalogue.load(list(dict.fromkeys(missing))).items():
+            items[record_id] = prepare(record)
+        while len(items) > self.limit:
+            items.popitem(last=False)
 
     def __getitem__(self, record_id: str):
         if record_id not in self.items:
