@@ -34,7 +34,8 @@ Z3950_DEFAULTS = {"syntax": "usmarc", "element_set": "F", "query": '@attr 1=_ALL
                   "batch_size": 500, "transport": "z3950", "incremental": False, "id_field": "001",
                   "max_delete_ratio": 0.2}
 FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0}
-COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s"}
+COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s",
+                 "one_record_per_entry"}
 # How an OAI metadata prefix's payload is parsed by the normalizer.
 OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "oai_dc": "oai_dc"}
 
@@ -58,6 +59,7 @@ class Library:
     branches: dict[str, str] = field(default_factory=dict)
     enabled: bool = True
     timeout_s: float = 60.0
+    one_record_per_entry: bool = True  # False: this library's own duplicate records may be merged
     options: dict[str, Any] = field(default_factory=dict)  # protocol fields not named above
 
 
@@ -228,6 +230,9 @@ def _library(path: Path, position: int, entry: Any) -> Library:
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise fail("enabled", "true or false")
+    one_per_entry = entry.get("one_record_per_entry", True)
+    if not isinstance(one_per_entry, bool):
+        raise fail("one_record_per_entry", "true or false")
     try:
         timeout_s = float(entry.get("timeout_s", 60))
     except (TypeError, ValueError):
@@ -250,6 +255,7 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         branches={str(k): v for k, v in branches.items()},
         enabled=enabled,
         timeout_s=timeout_s,
+        one_record_per_entry=one_per_entry,
         options={k: v for k, v in options.items() if k not in known},
     )
 

@@ -75,8 +75,7 @@ def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:
 
 def clusters_for(config: Config, catalogue: Catalogue):
     from unionapi.clusters import Clusters
-    one_per_source = {library.id: library.options.get("one_record_per_entry", True)
-                      for library in config.libraries.values()}
+    one_per_source = {library.id: library.one_record_per_entry for library in config.libraries.values()}
     return Clusters(catalogue, one_per_source)
 
 
