@@ -2,9 +2,11 @@
 
     python bench/normalize.py [--records 100000] [--repeat 3] [--baseline-repeat 3]
 
-Generates (fixed seed, reused when present) bench/out/vn_<N>.xml, then times
-(a) iter_marcxml + canonical_from_marc and (b) pymarc.parse_xml_to_array + from_pymarc +
-canonical_from_marc over every record; medians of the repeats. Last line:
+Generates (fixed seed, reused when present) bench/out/vn_repair5_<N>.xml, where about 5% of the
+records need repair (a TCVN3 or VNI title read as Windows-1252, a UTF-8 mojibake title, or NFD
+author/subject fields), then times (a) iter_marcxml + canonical_from_marc and (b)
+pymarc.parse_xml_to_array + from_pymarc + canonical_from_marc over every record, all repairs
+enabled in both; medians of the repeats. Last line:
 ``records_per_s=N baseline_records_per_s=M ratio=R``.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import random
 import statistics
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -23,6 +26,10 @@ import pymarc  # noqa: E402
 
 from normalizer import canonical_from_marc, from_pymarc, iter_marcxml  # noqa: E402
 from normalizer.records import RejectedRecord, SourceContext  # noqa: E402
+from normalizer.vn_tables import TCVN3, VNI  # noqa: E402
+
+TO_TCVN3 = {ch: bytes([b]) for b, ch in TCVN3.items() if b >= 0x80 and ch.isalpha()}
+REPAIR_SHARE = 0.05
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -57,10 +64,31 @@ def df(tag: str, ind: str, *subs: tuple[str, str]) -> str:
     return f'  <datafield tag="{tag}" ind1="{ind[0]}" ind2="{ind[1]}">{inner}</datafield>\n'
 
 
+def as_cp1252(data: bytes) -> str:
+    """What a Windows-1252 system makes of these bytes (undefined positions fall back to Latin-1)."""
+    return "".join(bytes([b]).decode("cp1252", "ignore") or chr(b) for b in data)
+
+
+def damage(title: str, rnd: random.Random) -> tuple[str, bool]:
+    """A title as a broken export delivers it: legacy 8-bit bytes or UTF-8 read as Windows-1252."""
+    kind = rnd.choice(["tcvn3", "vni", "mojibake", "nfd"])
+    if kind == "tcvn3":
+        return as_cp1252(b"".join(TO_TCVN3.get(ch) or ch.encode("ascii") for ch in title)), False
+    if kind == "vni":
+        return as_cp1252(b"".join(VNI.get(ch) or ch.encode("ascii") for ch in title)), False
+    if kind == "mojibake":
+        return as_cp1252(title.encode("utf-8")), False
+    return unicodedata.normalize("NFD", title), True
+
+
 def record(i: int, rnd: random.Random) -> str:
     year = rnd.randint(1975, 2024)
     title = " ".join(rnd.choice(TITLE_WORDS) for _ in range(rnd.randint(2, 6))).capitalize()
     author = name(rnd)
+    nfd = False
+    if rnd.random() < REPAIR_SHARE:
+        title, nfd = damage(title, rnd)
+        author = unicodedata.normalize("NFD", author) if nfd else author
     out = ["<record>\n  <leader>00000nam a2200000 a 4500</leader>\n",
            f'  <controlfield tag="001">{i}</controlfield>\n',
            f'  <controlfield tag="005">{year + 1}0105101500.0</controlfield>\n',
@@ -77,6 +105,7 @@ def record(i: int, rnd: random.Random) -> str:
     out.append(df("264", " 1", *imprint) if rnd.random() < 0.3 else df("260", "  ", *imprint))
     out.append(df("300", "  ", ("a", f"{rnd.randint(40, 900)} tr. :"), ("b", "minh họa ;"), ("c", "21 cm.")))
     for subject in rnd.sample(SUBJECTS, 2):
+        subject = unicodedata.normalize("NFD", subject) if nfd else subject
         out.append(df("650", " 7", ("a", subject), ("z", "Việt Nam"), ("v", "Sách tham khảo")))
     out.append(df("700", "0 ", ("a", name(rnd) + ","), ("e", rnd.choice(ROLES) + ".")))
     for n in range(rnd.randint(1, 3)):
@@ -108,13 +137,14 @@ CTX = SourceContext(library="tv-tinh", record_id="tv-tinh:bench", branch_map={"T
 
 
 def ours(path: Path) -> int:
-    n = 0
+    n = repaired = 0
     with open(path, "rb") as f:
         for marc in iter_marcxml(f):
             if isinstance(marc, RejectedRecord):
                 raise SystemExit(f"unexpected rejection: {marc.reason}")
-            canonical_from_marc(marc, CTX, "marcxml")
+            repaired += bool(canonical_from_marc(marc, CTX, "marcxml").repairs)
             n += 1
+    ours.repaired = repaired
     return n
 
 
@@ -145,7 +175,7 @@ def main() -> None:
     parser.add_argument("--baseline-repeat", type=int, default=3)
     args = parser.parse_args()
 
-    path = OUT / f"vn_{args.records}.xml"
+    path = OUT / f"vn_repair5_{args.records}.xml"
     if path.exists():
         print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
     else:
@@ -155,6 +185,8 @@ def main() -> None:
 
     print("(a) ours: iter_marcxml + canonical_from_marc")
     ours_s, n_ours = timed("ours", ours, path, args.repeat)
+    print(f"  records with an encoding repair: {ours.repaired:,} ({ours.repaired / n_ours:.1%}; "
+          f"NFD records are made NFC without a repair)")
     print("(b) baseline: pymarc.parse_xml_to_array + from_pymarc + canonical_from_marc")
     base_s, n_base = timed("baseline", baseline, path, args.baseline_repeat)
     if n_ours != n_base:

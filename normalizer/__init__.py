@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from .dc import canonical_from_dc
 from .extract import canonical_from_marc
-from .ids import isbn10_to_13, normalize_isbn, normalize_issn, valid_isbn10, valid_isbn13
+from .dates import best_year, parse_year
+from .encodings import repair_text
+from .ids import isbn10_to_13, isbn13_to_10, normalize_isbn, normalize_issn, valid_isbn10, valid_isbn13
 from .marc import MarcRecord, from_pymarc, iter_iso2709, iter_marcxml
+from .names import corporate_key, person_key, publisher_key
 from .records import CanonicalRecord, RejectedRecord, SourceContext
 
 FORMATS = ("marcxml", "iso2709", "oai_dc")
 
 __all__ = ["normalize", "iter_marcxml", "iter_iso2709", "canonical_from_marc", "canonical_from_dc",
-           "MarcRecord", "from_pymarc", "normalize_isbn", "normalize_issn", "isbn10_to_13", "valid_isbn10",
-           "valid_isbn13", "FORMATS"]
+           "MarcRecord", "from_pymarc", "normalize_isbn", "normalize_issn", "isbn10_to_13", "isbn13_to_10",
+           "valid_isbn10", "valid_isbn13", "person_key", "corporate_key", "publisher_key", "parse_year", "best_year",
+           "repair_text", "FORMATS"]
 
 
 def normalize(body: bytes, fmt: str, ctx: SourceContext) -> CanonicalRecord:

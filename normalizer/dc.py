@@ -5,7 +5,9 @@ import re
 
 from lxml import etree
 
-from .extract import pages_from_extent, trim, year_from_text
+from .dates import parse_year
+from .encodings import needs_look, repair_entry, repair_values
+from .extract import pages_from_extent, trim
 from .ids import normalize_isbn, normalize_issn
 from .records import UNKNOWN, Author, CanonicalRecord, Holding, RejectedRecord, SourceContext
 from .text import fold, nfc
@@ -14,18 +16,33 @@ OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
 _DC = "{%s}" % DC
 
-_LANGUAGES = {"vi": "vie", "vie": "vie", "tieng viet": "vie", "vietnamese": "vie",
-              "en": "eng", "eng": "eng", "english": "eng", "tieng anh": "eng",
-              "fr": "fre", "fre": "fre", "fra": "fre", "french": "fre", "tieng phap": "fre",
-              "zh": "chi", "zho": "chi", "ja": "jpn", "ko": "kor", "de": "ger", "deu": "ger", "ru": "rus",
-              "es": "spa", "lo": "lao", "km": "khm", "th": "tha"}
+# Folded dc:language values -> ISO 639-2/B (the MARC codes): ISO 639-1, 639-2/T, English and
+# Vietnamese names ("Tiếng Việt", "tiếng Anh", "Việt").
+_LANGUAGES = {"vi": "vie", "vie": "vie", "viet": "vie", "tieng viet": "vie", "vietnamese": "vie", "viet ngu": "vie",
+              "en": "eng", "eng": "eng", "english": "eng", "tieng anh": "eng", "anh": "eng",
+              "fr": "fre", "fre": "fre", "fra": "fre", "french": "fre", "tieng phap": "fre", "phap": "fre",
+              "zh": "chi", "zho": "chi", "chi": "chi", "chinese": "chi", "tieng trung": "chi", "tieng hoa": "chi",
+              "tieng han": "kor", "ja": "jpn", "jpn": "jpn", "japanese": "jpn", "tieng nhat": "jpn",
+              "ko": "kor", "kor": "kor", "korean": "kor", "tieng han quoc": "kor", "de": "ger", "deu": "ger",
+              "ger": "ger", "german": "ger", "tieng duc": "ger", "ru": "rus", "rus": "rus", "russian": "rus",
+              "tieng nga": "rus", "es": "spa", "spa": "spa", "spanish": "spa", "tieng tay ban nha": "spa",
+              "lo": "lao", "lao": "lao", "tieng lao": "lao", "km": "khm", "khm": "khm", "khmer": "khm",
+              "tieng khmer": "khm", "th": "tha", "tha": "tha", "thai": "tha", "tieng thai": "tha",
+              "la": "lat", "lat": "lat", "latin": "lat", "ces": "cze", "nld": "dut", "ell": "gre", "fas": "per",
+              "msa": "may", "mya": "bur", "sqi": "alb", "hye": "arm", "eus": "baq", "kat": "geo", "isl": "ice",
+              "mkd": "mac", "mri": "mao", "ron": "rum", "slk": "slo", "bod": "tib", "cym": "wel"}
+_LANGUAGE_SPLIT = re.compile(r"\s*(?:[;,/+&]|\bva\b|\band\b)\s*")
 _TYPES = {"text": "book", "book": "book", "sach": "book", "monograph": "book",
           "periodical": "serial", "serial": "serial", "journal": "serial", "bao": "serial", "tap chi": "serial",
           "image": "image", "stillimage": "image", "still image": "image", "hinh anh": "image",
           "sound": "sound", "audio": "sound", "am thanh": "sound",
           "movingimage": "video", "moving image": "video", "video": "video",
           "software": "computer", "dataset": "computer", "map": "map", "ban do": "map",
-          "score": "score", "notated music": "score", "collection": "mixed"}
+          "score": "score", "notated music": "score", "collection": "mixed",
+          "thesis": "book", "luan van": "book", "luan an": "book", "masterthesis": "book", "doctoralthesis": "book",
+          "bachelorthesis": "book", "sach dien tu": "book", "ebook": "book", "tai lieu": "book",
+          "bang hinh": "video", "phim": "video", "bang am thanh": "sound", "interactiveresource": "computer",
+          "phan mem": "computer", "tranh anh": "image", "anh": "image", "newspaper": "serial"}
 _ISBN_LABEL = re.compile(r"^\s*(?:urn:isbn:|isbn(?:-1[03])?\s*:?\s*)", re.IGNORECASE)
 _ISSN_LABEL = re.compile(r"^\s*(?:urn:issn:|issn\s*:?\s*)", re.IGNORECASE)
 _BARE_ISBN = re.compile(r"^[0-9][0-9\- ]{8,15}[0-9Xx]$")
@@ -48,14 +65,21 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
     if dc is None:
         raise RejectedRecord(f"no oai_dc:dc element (the document's root is <{etree.QName(root).localname}>)")
     values: dict[str, list[str]] = {}
-    for el in dc:
-        if isinstance(el.tag, str) and el.tag.startswith(_DC):
-            text = nfc("".join(el.itertext()))
-            if text:
-                values.setdefault(el.tag[len(_DC):], []).append(text)
-
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format="oai_dc")
     notes = rec.notes
+    for el in dc:
+        if isinstance(el.tag, str) and el.tag.startswith(_DC):
+            name = el.tag[len(_DC):]
+            text = "".join(el.itertext())
+            if needs_look(text):  # mojibake or legacy 8-bit text read as Latin-1 (see encodings)
+                repaired, encoding = repair_values([text])
+                if repaired:
+                    rec.repairs.append(repair_entry("dc:" + name, encoding, [text], repaired))
+                    text = repaired[0]
+            text = nfc(text)
+            if text:
+                values.setdefault(name, []).append(text)
+    notes += [f"repaired {r['field']} from {r['from']}: {r['after']!r}" for r in rec.repairs]
     titles = values.get("title", [])
     rec.title = rec.title_sort = trim(titles[0]) if titles else ""
     if not rec.title:
@@ -74,22 +98,26 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
     dates = values.get("date", [])
     rec.date_text = dates[0] if dates else None
     for d in dates:
-        rec.year = year_from_text(d)
+        rec.year, rec.year_confidence = parse_year(d)
         if rec.year:
             break
 
     for ident in values.get("identifier", []):
         _identifier(ident, rec)
-    for lang in values.get("language", []):
-        code = _LANGUAGES.get(fold(lang))
-        if code is None and len(lang) == 3 and lang.isascii() and lang.isalpha():
-            code = lang.lower()
-        if code is None:
-            notes.append(f"language {lang!r} not understood")
-        elif code not in rec.languages:
-            rec.languages.append(code)
+    for value in values.get("language", []):
+        for lang in _LANGUAGE_SPLIT.split(fold(value)):
+            if not lang:
+                continue
+            code = _LANGUAGES.get(lang) or _LANGUAGES.get(lang.split("-")[0])  # "vi-VN", "en-US"
+            if code is None and len(lang) == 3 and lang.isascii() and lang.isalpha():
+                code = lang
+            if code is None:
+                notes.append(f"language {value!r} not understood")
+            elif code not in rec.languages:
+                rec.languages.append(code)
     for kind in values.get("type", []):
-        material = _TYPES.get(fold(kind))
+        kind = fold(kind).rstrip("/").rsplit("/", 1)[-1]  # DCMI type URIs, info:eu-repo/semantics/...
+        material = _TYPES.get(kind) or _TYPES.get(kind.replace(" ", ""))
         if material:
             rec.material_type = material
             break

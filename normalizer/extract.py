@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from .dates import best_year, parse_year
+from .encodings import _BEYOND_8BIT, repair_entry, repair_values
 from .ids import normalize_isbn, normalize_issn
 from .marc import MarcRecord
 from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
@@ -83,22 +85,13 @@ def _join_title(subfields, codes="abnp") -> str:
 
 # --- years and pages -----------------------------------------------------------------------------
 
-_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
-_DECADE = re.compile(r"(?<!\d)(1\d\d|20\d)[-?u]")
 _PAGES = re.compile(r"(\d+)\s*(?:pages|page|pp\.?|p\.?|trang|tr\.?|leaves|tờ)(?!\w)", re.IGNORECASE)
 
 
 def year_from_text(text: str | None) -> int | None:
-    """First plausible year in free text ("c2019", "[2019]", "Năm 2005"); "199?" / "201-?" -> decade."""
-    if not text:
-        return None
-    m = _YEAR.search(text)
-    if m and 1000 <= int(m.group(1)) <= 2100:
-        return int(m.group(1))
-    m = _DECADE.search(text)
-    if m:
-        return int(m.group(1)) * 10
-    return None
+    """First plausible year in free text ("c2019", "[2019]", "Năm 2005"); "199?" / "201-?" -> decade.
+    Kept for callers that want no confidence: see dates.parse_year."""
+    return parse_year(text)[0]
 
 
 def pages_from_extent(text: str | None) -> int | None:
@@ -200,6 +193,9 @@ _AUTHOR_TAGS = {"100": "person", "110": "corporate", "111": "meeting",
 # Name = the heading as catalogued: $a + numeration/titles/fuller form (person), subordinate units
 # (corporate), number/date/place (meeting). Roles ($e/$4) and person dates ($d) are kept apart.
 _NAME_CODES = {"person": "abcq", "corporate": "ab", "meeting": "andc"}
+_ADDED_TAGS = frozenset(("700", "710", "711"))
+_TEXT_TAGS = frozenset(("100", "110", "111", "130", "240", "245", "246", "250", "260", "264", "300", "490",
+                        "600", "610", "611", "630", "650", "651", "655", "700", "710", "711", "740", "830"))
 _SUBJECT_TAGS = ("600", "610", "611", "630", "650", "651", "655")
 _SUBDIVISIONS = frozenset("vxyz")
 _SUBJECT_HEADING = {"600": "abcdq", "610": "ab", "611": "acdn", "630": "a"}
@@ -208,25 +204,49 @@ _WANTED = frozenset(("020", "022", "035", "041", "082", "084", "090", "100", "11
                      "852", "952") + _SUBJECT_TAGS)
 
 
+def _repair_field(f, repairs: list):
+    """A field whose text may be legacy 8-bit bytes read as Latin-1/Windows-1252 (see encodings)."""
+    before = [v for _, v in f[3]]
+    after, name = repair_values(before)
+    if after is None:
+        return f
+    repairs.append(repair_entry(f[0], name, before, after))
+    return (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], after)])
+
+
 def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> CanonicalRecord:
     """Extract the canonical record from a MARC21 bibliographic record (Koha 952 / 852 holdings)."""
     by_tag: dict[str, list] = {}
+    added = []  # 7XX name fields in record order
     f008 = None
+    repairs = list(marc.repairs)
+    beyond_8bit = _BEYOND_8BIT.search
     for f in marc.fields:
         tag = f[0]
         if len(f) == 4:
             if tag in _WANTED:
+                # Encoding check of the text fields (codes, ids and items are left alone), cheap on
+                # clean ones: only a value that can be 8-bit text read as Latin-1 at all is looked
+                # at (Vietnamese NFC almost never can: ạ ơ đ are beyond Latin-1).
+                if tag in _TEXT_TAGS:
+                    for _, v in f[3]:
+                        if not v.isascii() and not beyond_8bit(v):
+                            f = _repair_field(f, repairs)
+                            break
                 if tag in by_tag:
                     by_tag[tag].append(f)
                 else:
                     by_tag[tag] = [f]
+                if tag in _ADDED_TAGS:
+                    added.append(f)
         elif tag == "008" and f008 is None:
             f008 = f[1]
     get = by_tag.get
     empty = ()
     notes = list(marc.notes)
+    notes += [f"repaired {r['field']} from {r['from']}: {r['after']!r}" for r in repairs]
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format=fmt,
-                          material_type=material_type(marc.leader))
+                          material_type=material_type(marc.leader), repairs=repairs)
 
     # title
     t245 = get("245", empty)
@@ -252,7 +272,6 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
     # authors
     seen = set()
     main = [f for tag in ("100", "110", "111") for f in get(tag, empty)]
-    added = [f for f in marc.fields if f[0] in _AUTHOR_TAGS and f[0] > "7" and len(f) == 4]  # record order
     for f in main + added:
         kind = _AUTHOR_TAGS[f[0]]
         codes = _NAME_CODES[kind]
@@ -302,13 +321,7 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
     rec.publisher = trim(v) if v else None
     v = _first(imprint, "c")
     rec.date_text = trim(v) if v else None
-    year = f008[7:11] if f008 else ""
-    if year.isdigit() and 1000 <= int(year) <= 2100:
-        rec.year = int(year)
-    else:
-        rec.year = year_from_text(rec.date_text)
-        if rec.year is None:
-            rec.year = year_from_text(_first(f264, "c"))
+    rec.year, rec.year_confidence = best_year(f008, (rec.date_text, _first(f264, "c")))
 
     v = _first(get("300", empty), "a")
     rec.extent = trim(v) if v else None

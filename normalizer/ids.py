@@ -13,6 +13,7 @@ from .text import nfc
 # "(bìa mềm)", "(pbk.)", ": 45000đ" are what follows it and are dropped.
 _CANDIDATE = re.compile(r"[0-9](?:[0-9\- ]*[0-9Xx])?")
 _SEPARATORS = str.maketrans("", "", "- ")
+_DASHES = str.maketrans("\u2010\u2011\u2012\u2013\u2014\u2212\u00ad", "-------")  # typographic hyphens
 
 
 def valid_isbn10(digits: str) -> bool:
@@ -36,16 +37,27 @@ def isbn10_to_13(digits: str) -> str:
     return body + str(check)
 
 
+def isbn13_to_10(digits: str) -> str | None:
+    """ISBN-13 (978 prefix, no hyphens) -> ISBN-10 with its own check digit; None for 979 ISBNs."""
+    if not digits.startswith("978") or len(digits) != 13:
+        return None
+    body = digits[3:12]
+    check = (11 - sum((10 - i) * int(d) for i, d in enumerate(body)) % 11) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
 def normalize_isbn(raw: str) -> tuple[str | None, str]:
     """``(isbn13 or None, the ISBN as found with qualifiers cut off)``.
 
     Accepts what catalogues really hold: "978-604-1-00000-0 (bìa mềm) : 45000đ", "0-85170-577-4",
     "ISBN 8935...". The second value is what an invalid ISBN is reported as.
     """
-    text = nfc(raw)
-    match = _CANDIDATE.search(text)
-    if not match:
+    text = nfc(raw).translate(_DASHES)
+    matches = list(_CANDIDATE.finditer(text))
+    if not matches:
         return None, text.strip(" :;,./")
+    # "(T. 1) 978-604-..." : the first run of ISBN length, else the first run.
+    match = next((m for m in matches if len(m.group().translate(_SEPARATORS)) in (10, 13)), matches[0])
     found = match.group().strip()
     digits = found.translate(_SEPARATORS).upper()
     if len(digits) not in (10, 13):

@@ -12,6 +12,7 @@ from typing import Iterator, NamedTuple
 import pymarc
 from lxml import etree
 
+from .encodings import UTF8, decide, repair_entry
 from .records import RejectedRecord
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
@@ -22,15 +23,17 @@ class MarcRecord(NamedTuple):
     """One MARC record.
 
     ``fields`` holds ``(tag, value)`` for control fields and ``(tag, ind1, ind2, [(code, value), ...])``
-    for data fields, in record order. ``notes`` says what the reader had to repair.
+    for data fields, in record order. ``notes`` says what the reader had to repair; ``repairs``
+    holds the fields it re-decoded from their bytes (``CanonicalRecord.repairs`` entries).
     """
 
     leader: str
     fields: list
     notes: tuple = ()
+    repairs: tuple = ()
 
 
-def from_pymarc(record: pymarc.Record, notes: tuple = ()) -> MarcRecord:
+def from_pymarc(record: pymarc.Record, notes: tuple = (), repairs: tuple = ()) -> MarcRecord:
     fields = []
     for f in record.fields:
         if f.is_control_field():
@@ -38,7 +41,7 @@ def from_pymarc(record: pymarc.Record, notes: tuple = ()) -> MarcRecord:
         else:
             ind1, ind2 = (list(f.indicators) + [" ", " "])[:2]
             fields.append((f.tag, ind1 or " ", ind2 or " ", [(s.code, s.value or "") for s in f.subfields]))
-    return MarcRecord(str(record.leader), fields, notes)
+    return MarcRecord(str(record.leader), fields, notes, repairs)
 
 
 # --- MARCXML -------------------------------------------------------------------------------------
@@ -194,7 +197,35 @@ def iter_iso2709(data: bytes) -> Iterator[MarcRecord | RejectedRecord]:
                     record, notes = _decode_chunk(chunk, utf8_failed=False)
                 else:
                     notes = ("decoded as UTF-8 although leader/09 says MARC-8",)
+            marc = from_pymarc(record, notes)
+            if notes and notes[0] != "decoded as UTF-8 although leader/09 says MARC-8":
+                marc = _redecode_fields(marc, chunk)
         except Exception as exc:  # noqa: BLE001 - any pymarc failure is a rejection
             yield RejectedRecord(_exception_text(exc))
             continue
-        yield from_pymarc(record, notes)
+        yield marc
+
+
+def _redecode_fields(marc: MarcRecord, chunk: bytes) -> MarcRecord:
+    """Re-read, field by field, a record that is not all UTF-8.
+
+    Old Vietnamese records mix encodings: one export may hold UTF-8 fields beside TCVN3 or VNI
+    ones, none of which MARC-8 or UTF-8-with-replacements reads. Each data field's raw bytes are
+    offered to ``encodings.decide`` against the record-level decoding, which is kept unless it is
+    not plausible text and another reading is plausible Vietnamese (or strictly valid UTF-8).
+    """
+    raw = pymarc.Record(chunk, to_unicode=False)
+    if len(raw.fields) != len(marc.fields):
+        return marc
+    fields, repairs = list(marc.fields), []
+    for i, (f, r) in enumerate(zip(marc.fields, raw.fields)):
+        if len(f) != 4 or r.is_control_field() or len(r.subfields) != len(f[3]):
+            continue
+        raw_values = [s.value for s in r.subfields]
+        if all(v.isascii() for v in raw_values):
+            continue
+        values, name = decide([v for _, v in f[3]], raw_values, utf8_name=UTF8)
+        if values is not None:
+            fields[i] = (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], values)])
+            repairs.append(repair_entry(f[0], name, [v for _, v in f[3]], values))
+    return marc._replace(fields=fields, repairs=tuple(repairs)) if repairs else marc

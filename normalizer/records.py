@@ -64,6 +64,11 @@ class CanonicalRecord:
     publisher: str | None = None
     place: str | None = None
     year: int | None = None
+    # How sure ``year`` is (normalizer.dates): "exact" (stated: 008/07-10, "2019", "c2019", "Năm 2005",
+    # "T5/2019"), "inferred" (supplied or doubtful: "[2019]", "2019?", "khoảng 2019", 008/06 = q),
+    # "decade" ("199?", "201-?", "199u", "những năm 1990": year is the decade's first), "century"
+    # ("19--", "19uu"), "none" (no year).
+    year_confidence: str = "none"
     date_text: str | None = None  # the date as catalogued (260/264 $c, dc:date)
     extent: str | None = None  # 300 $a
     pages: int | None = None
@@ -74,6 +79,10 @@ class CanonicalRecord:
     call_number: str | None = None
     holdings: list[Holding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the normalizer repaired or doubted
+    # One entry per field whose text was re-decoded (normalizer.encodings), for the quality report:
+    # {"field": "245" | "dc:title", "from": "TCVN3" | "VNI" | "CP1258" | "UTF-8 mojibake" | "UTF-8",
+    #  "before": text as received (first 60 characters), "after": repaired text (first 60)}.
+    repairs: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +93,8 @@ class CanonicalRecord:
         values = {k: v for k, v in data.items() if k in known}
         values["authors"] = [Author(**a) for a in values.get("authors", [])]
         values["holdings"] = [Holding(**h) for h in values.get("holdings", [])]
+        if "year_confidence" not in values:  # stored before the field existed: we cannot tell how
+            values["year_confidence"] = "none" if values.get("year") is None else "inferred"
         return cls(**values)
 
 

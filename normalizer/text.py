@@ -25,6 +25,7 @@ def exact(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, ``đ`` -> ``d``, all combining marks removed, NFC, whitespace collapsed."""
-    decomposed = unicodedata.normalize("NFD", text.casefold().translate(_EXTRA_FOLDS))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Marks go first, then the letters NFD keeps whole: "Ǽ" -> "æ" + mark -> "ae" (idempotent).
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_EXTRA_FOLDS)
     return nfc(stripped)
