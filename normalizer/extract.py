@@ -151,28 +151,44 @@ def _subfields(field, codes) -> dict:
     return sub
 
 
-_952_CODES = frozenset("abcopq0147")
-_852_CODES = frozenset("abchip")
+# Koha items: 952 in MARC21, 995 in UNIMARC (Koha's default frameworks), same rules (PEERS.md).
+_KOHA_ITEMS = {
+    "952": {"home": "a", "holding": "b", "location": "c", "call": "o", "barcode": "p", "due": "q",
+            "withdrawn": "0", "lost": "1", "not_for_loan": "74"},
+    "995": {"home": "b", "holding": "c", "location": "e", "call": "k", "barcode": "f", "due": "n",
+            "withdrawn": "0", "lost": "2", "not_for_loan": "o"},
+}
+_KOHA_CODES = {tag: frozenset("".join(m.values())) for tag, m in _KOHA_ITEMS.items()}
+_852_CODES = frozenset("abchip8")
+_876_CODES = frozenset("pj8")
+# 876 $j item status is free text; these words (English and Vietnamese) decide it
+_876_STATUS = ((("withdrawn", "thanh lý", "thanh ly"), WITHDRAWN), (("lost", "missing", "mất", "mat"), LOST),
+               (("on loan", "checked out", "đang mượn", "dang muon", "cho mượn"), ON_LOAN),
+               (("not for loan", "reference", "đọc tại chỗ", "doc tai cho", "tra cứu"), NOT_FOR_LOAN),
+               (("available", "on shelf", "sẵn sàng", "san sang", "trên giá", "tren gia"), AVAILABLE))
 
 
-def _holding_952(field, ctx: SourceContext, notes: list) -> Holding:
-    sub = _subfields(field, _952_CODES)
-    code = sub.get("b") or sub.get("a") or None
+def _holding_koha(tag: str, field, ctx: SourceContext, notes: list) -> Holding:
+    codes = _KOHA_ITEMS[tag]
+    sub = _subfields(field, _KOHA_CODES[tag])
+    code = sub.get(codes["holding"]) or sub.get(codes["home"]) or None
     holding = Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
-                      branch_code=code, location=sub.get("c") or None, call_number=sub.get("o") or None,
-                      barcode=sub.get("p") or None, status=AVAILABLE)
-    if _set(sub.get("0")):
+                      branch_code=code, location=sub.get(codes["location"]) or None,
+                      call_number=sub.get(codes["call"]) or None, barcode=sub.get(codes["barcode"]) or None,
+                      status=AVAILABLE)
+    due = sub.get(codes["due"])
+    if _set(sub.get(codes["withdrawn"])):
         holding.status = WITHDRAWN
-    elif _set(sub.get("1")):
+    elif _set(sub.get(codes["lost"])):
         holding.status = LOST
-    elif sub.get("q"):
+    elif due:
         holding.status = ON_LOAN
-        m = _ISO_DATE.match(sub["q"])
+        m = _ISO_DATE.match(due)
         if m:
             holding.due_date = m.group(1)
         else:
-            notes.append(f"due date {sub['q']!r} of item {holding.barcode or '?'} not understood")
-    elif _set(sub.get("7")) or _set(sub.get("4")):
+            notes.append(f"due date {due!r} of item {holding.barcode or '?'} not understood")
+    elif any(_set(sub.get(c)) for c in codes["not_for_loan"]):
         holding.status = NOT_FOR_LOAN
     return holding
 
@@ -184,6 +200,25 @@ def _holding_852(field, ctx: SourceContext) -> Holding:
     return Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
                    branch_code=code, location=sub.get("c") or None, call_number=call,
                    barcode=sub.get("p") or None, status=UNKNOWN)
+
+
+def _holdings_852_876(f852: list, f876: list, ctx: SourceContext) -> list[Holding]:
+    """852 locations; with 876 item fields, one holding per item (barcode, status from $j)."""
+    locations = [(_subfields(f, _852_CODES).get("8"), _holding_852(f, ctx)) for f in f852]
+    if not f876:
+        return [holding for _, holding in locations]
+    out = []
+    for f in f876:
+        sub = _subfields(f, _876_CODES)
+        link = sub.get("8")
+        base = next((h for l8, h in locations if link and l8 and l8.split(".")[0] == link.split(".")[0]),
+                    locations[0][1] if locations else Holding(library=ctx.library))
+        text = (sub.get("j") or "").casefold()
+        status = next((s for words, s in _876_STATUS if any(w in text for w in words)), UNKNOWN)
+        out.append(Holding(library=ctx.library, branch=base.branch, branch_code=base.branch_code,
+                           location=base.location, call_number=base.call_number,
+                           barcode=sub.get("p") or base.barcode, status=status))
+    return out
 
 
 # --- the record ----------------------------------------------------------------------------------
@@ -201,7 +236,7 @@ _SUBDIVISIONS = frozenset("vxyz")
 _SUBJECT_HEADING = {"600": "abcdq", "610": "ab", "611": "acdn", "630": "a"}
 _WANTED = frozenset(("020", "022", "035", "041", "082", "084", "090", "100", "110", "111", "130",
                      "240", "245", "246", "740", "250", "260", "264", "300", "490", "700", "710", "711", "830",
-                     "852", "952") + _SUBJECT_TAGS)
+                     "852", "876", "952", "995") + _SUBJECT_TAGS)
 
 
 def _repair_field(f, repairs: list):
@@ -358,12 +393,12 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
                 rec.call_number = call
                 break
 
-    for f in get("952", empty):
-        rec.holdings.append(_holding_952(f, ctx, notes))
+    for tag in ("952", "995"):
+        for f in get(tag, empty):
+            rec.holdings.append(_holding_koha(tag, f, ctx, notes))
     if not rec.holdings:
-        # 852 only when there are no 952 items: exports that have both repeat the items in 852,
-        # and counting both would double the copies a library holds.
-        for f in get("852", empty):
-            rec.holdings.append(_holding_852(f, ctx))
+        # 852/876 only when there are no Koha items: exports that have both repeat the items in
+        # 852, and counting both would double the copies a library holds.
+        rec.holdings = _holdings_852_876(get("852", empty), get("876", empty), ctx)
     rec.notes = notes
     return rec
