@@ -99,10 +99,10 @@ class Catalogue(SQLiteFile):
     def _record_issues(self, record: CanonicalRecord) -> None:
         self.db.execute("DELETE FROM record_issues WHERE record_id = ?", (record.record_id,))
         rows = [(record.record_id, record.library, "repair", str(r.get("from", "?")),
-                 f"{r.get('field', '?')}: repaired from {r.get('from', '?')}") for r in getattr(record, "repairs", [])]
-        repaired = {row[4] for row in rows}
+                 f"{r.get('field', '?')} repaired from {r.get('from', '?')}: {r.get('before', '')!r} -> "
+                 f"{r.get('after', '')!r}") for r in record.repairs]
         rows += [(record.record_id, record.library, "warning", _issue_code(note), note)
-                 for note in record.notes if not note.startswith("repaired") and note not in repaired]
+                 for note in record.notes if not note.startswith("repaired ")]
         self.db.executemany("INSERT INTO record_issues (record_id, source, kind, code, detail) VALUES (?,?,?,?,?)",
                             rows)
 

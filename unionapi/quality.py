@@ -28,5 +28,5 @@ def format_report(report: dict) -> str:
     for title, key, field in (("Rejected", "rejected", "record_id"), ("Quarantined", "quarantined", "identifier")):
         if report[key]["count"]:
             lines.append(f"  {title}:")
-            lines += [f"            {e.get(field) or '(a whole page)'}: {e['reason']}" for e in report[key]["examples"]]
+            lines += [f"            {e.get(field) or '(no identifier)'}: {e['reason']}" for e in report[key]["examples"]]
     return "\n".join(lines)
