@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     harvest.add_argument("--full", action="store_true", help="list everything again instead of what changed "
                          "since the last harvest (also drops an interrupted harvest's checkpoint)")
     harvest.add_argument("--no-index", action="store_true", help="only fill the raw store")
+    harvest.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="when the library is already "
+                         "being harvested (by another process), wait this long for it instead of refusing")
     harvest.add_argument("--force", action="store_true", help="apply deletions found by a complete Z39.50 "
                          "harvest or a replaced export file even when they exceed the library's max_delete_ratio")
 
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_harvest(config, args) -> int:
+    from unionapi.pipeline import harvest_and_update
     from unionapi.services import Services
     ids = args.libraries or [lib.id for lib in config.libraries.values() if lib.enabled]
     if not ids:
@@ -108,44 +111,20 @@ def cmd_harvest(config, args) -> int:
     libraries = [config.library(library_id) for library_id in ids]
     services = Services.open(config)
     try:
-        failed = harvest_and_update(services, libraries, full=args.full, force=args.force,
+        failed = harvest_and_update(services, libraries, full=args.full, force=args.force, wait_s=args.wait,
                                     update_index=not args.no_index)
     finally:
         services.close()
     return 1 if failed else 0
 
 
-def harvest_and_update(services, libraries, full: bool = False, force: bool = False,
-                       update_index: bool = True) -> list[str]:
-    """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
-    from harvester import harvest_library
-    from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
-    failed = []
-    for library in libraries:
-        result = harvest_library(library, services.raw, services.config.settings, full=full, force=force)
-        if result.outcome != "ok":
-            failed.append(library.id)
-    if update_index:
-        normalize_changes(services.config, services.raw, services.catalogue)
-        deduplicate_changes(services.config, services.catalogue)
-        index_changes(services.catalogue, services.engine)
-    for library_id in failed:
-        log.error("%s: harvest failed (see the message above); records harvested before the failure are kept "
-                  "and the next run continues from its checkpoint", library_id)
-    return failed
-
-
 def cmd_index(config, args) -> int:
-    from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
+    from unionapi.pipeline import update_catalogue
     from unionapi.services import Services
     services = Services.open(config)
     try:
-        if args.rebuild:
-            services.catalogue.reset()
-        normalize_changes(config, services.raw, services.catalogue)
-        deduplicate_changes(config, services.catalogue, rebuild=args.rebuild)
-        count = index_changes(services.catalogue, services.engine, rebuild=args.rebuild)
-        log.info("index up to date (%d entries written); %d entries searchable", count, services.engine.count())
+        update_catalogue(services, rebuild=args.rebuild)
+        log.info("index up to date; %d entries searchable", services.engine.count())
     finally:
         services.close()
     return 0
@@ -165,12 +144,14 @@ def cmd_quality(config, args) -> int:
 
 
 def cmd_dedup(config, args) -> int:
+    from harvester.locks import hold
     from unionapi.pipeline import deduplicate_changes, index_changes
     from unionapi.services import Services
     services = Services.open(config)
     try:
-        deduplicate_changes(config, services.catalogue, rebuild=True)
-        index_changes(services.catalogue, services.engine)
+        with hold(services.locks_dir, "pipeline", wait_s=3600):
+            deduplicate_changes(config, services.catalogue, rebuild=True)
+            index_changes(services.catalogue, services.engine)
         log.info("%d union entries from %d records", services.catalogue.entry_count(),
                  sum(services.catalogue.record_counts().values()))
     finally:

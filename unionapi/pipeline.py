@@ -105,3 +105,45 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
     catalogue.mark_clean(dirty)
     log.info("indexed %d entries, removed %d, in %.1f s", len(documents), len(removed), time.monotonic() - started)
     return len(dirty)
+
+
+# -- the whole chain, as the CLI, the scheduler and the admin API run it ---------------------------
+
+def harvest_one(services, library, full: bool = False, force: bool = False, wait_s: float = 0.0):
+    """Harvest one library under its cross-process lock; raises locks.Busy when it is already running."""
+    from harvester import harvest_library
+    from harvester.locks import hold
+    with hold(services.locks_dir, f"harvest-{library.id}", wait_s=wait_s):
+        return harvest_library(library, services.raw, services.config.settings, full=full, force=force)
+
+
+def update_catalogue(services, rebuild: bool = False) -> None:
+    """normalize -> deduplicate -> index what changed; one process at a time does it."""
+    from harvester.locks import hold
+    with hold(services.locks_dir, "pipeline", wait_s=3600):
+        if rebuild:
+            services.catalogue.reset()
+        normalize_changes(services.config, services.raw, services.catalogue)
+        deduplicate_changes(services.config, services.catalogue, rebuild=rebuild)
+        index_changes(services.catalogue, services.engine, rebuild=rebuild)
+
+
+def harvest_and_update(services, libraries, full: bool = False, force: bool = False, wait_s: float = 0.0,
+                       update_index: bool = True) -> list[str]:
+    """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
+    from harvester.locks import Busy
+    failed = []
+    for library in libraries:
+        try:
+            result = harvest_one(services, library, full=full, force=force, wait_s=wait_s)
+        except Busy as exc:
+            log.error("%s: not harvested: %s (wait with --wait SECONDS, or try again later)", library.id, exc)
+            failed.append(library.id)
+            continue
+        if result.outcome != "ok":
+            failed.append(library.id)
+            log.error("%s: harvest failed (see above); records harvested before the failure are kept and the "
+                      "next run continues from its checkpoint", library.id)
+    if update_index:
+        update_catalogue(services)
+    return failed

@@ -17,6 +17,10 @@ class Services:
     catalogue: Catalogue
     engine: object
 
+    @property
+    def locks_dir(self) -> Path:
+        return Path(self.config.settings.data_dir) / "locks"
+
     @classmethod
     def open(cls, config: Config, read_only: bool = False) -> "Services":
         data_dir = Path(config.settings.data_dir)

@@ -82,7 +82,8 @@ def _stop_on_sigterm(signum, frame):
 
 
 def run_demo(args) -> int:
-    from unionapi.cli import harvest_and_update, serve_forever
+    from unionapi.cli import serve_forever
+    from unionapi.pipeline import harvest_and_update
     from unionapi.services import Services
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` must stop the demo's servers too
