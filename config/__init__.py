@@ -22,7 +22,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 # Fields each protocol accepts besides the common ones; "*" marks required.
 PROTOCOL_FIELDS: dict[str, dict[str, bool]] = {
-    "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False},
+    "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False,
+            "max_delete_ratio": False},
     # Z39.50 (or SRU through the same client): Koha answers through Zebra, database "biblios"
     "z3950": {"host": True, "port": True, "database": True, "syntax": False, "element_set": False,
               "query": False, "batch_size": False, "user": False, "password": False, "transport": False,
@@ -35,7 +36,8 @@ Z3950_DEFAULTS = {"syntax": "usmarc", "element_set": "F", "query": '@attr 1=_ALL
                   "max_delete_ratio": 0.2}
 FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0}
 COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s",
-                 "one_record_per_entry"}
+                 "one_record_per_entry", "reconcile_schedule"}
+_EVERY = re.compile(r"^every\s+(\d+)\s+(second|minute|hour|day)s?$")
 # How an OAI metadata prefix's payload is parsed by the normalizer.
 OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "oai_dc": "oai_dc"}
 
@@ -60,6 +62,7 @@ class Library:
     enabled: bool = True
     timeout_s: float = 60.0
     one_record_per_entry: bool = True  # False: this library's own duplicate records may be merged
+    reconcile_schedule: str = "0 4 * * 0"  # a complete listing, to learn about deletions
     options: dict[str, Any] = field(default_factory=dict)  # protocol fields not named above
 
 
@@ -67,6 +70,8 @@ class Library:
 class Settings:
     data_dir: Path
     search_engine: str = "embedded"
+    search_url: str = "http://127.0.0.1:9200"  # opensearch / elasticsearch only; user:password@ allowed
+    search_index: str = "unioncat"  # the alias searched; versioned indexes behind it
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     max_page_size: int = 100
@@ -74,6 +79,9 @@ class Settings:
     harvest_backoff_s: float = 2.0
     harvest_max_pages: int = 100_000  # guard against a provider that never stops
     api_tokens: tuple[tuple[str, str], ...] = ()  # (who, sha256 of the token): write access to the API
+    max_parallel_harvests: int = 2
+    misfire_grace_s: int = 6 * 3600  # a harvest missed while the machine was off still runs (once) this late
+    failure_backoff_s: float = 600.0  # after a failed run, wait this long (doubling) before trying again
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,18 @@ class Config:
         except KeyError:
             known = ", ".join(self.libraries) or "none"
             raise ConfigError(f"{self.sources_file}: no library with id '{library_id}' (known: {known})") from None
+
+
+def schedule_trigger(text: str):
+    """A cron expression ("0 2 * * *", local time) or "every N seconds|minutes|hours|days"."""
+    every = _EVERY.match(text.strip().lower())
+    if every:
+        from apscheduler.triggers.interval import IntervalTrigger
+        count = int(every.group(1))
+        if count <= 0:
+            raise ValueError("the interval must be at least 1")
+        return IntervalTrigger(**{every.group(2) + "s": count})
+    return CronTrigger.from_crontab(text)
 
 
 def default_config_dir() -> Path:
@@ -121,7 +141,7 @@ def load_settings(path: Path) -> Settings:
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-    allowed = {"data_dir", "search", "api", "harvest"}
+    allowed = {"data_dir", "search", "api", "harvest", "scheduler"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}' (expected one of {', '.join(sorted(allowed))})")
@@ -129,7 +149,7 @@ def load_settings(path: Path) -> Settings:
     data_dir = Path(data_dir)
     if not data_dir.is_absolute():
         data_dir = (path.parent / data_dir).resolve()
-    search, api, harvest = (raw.get(k) or {} for k in ("search", "api", "harvest"))
+    search, api, harvest, scheduler = (raw.get(k) or {} for k in ("search", "api", "harvest", "scheduler"))
     engine = os.environ.get("UNIONCAT_SEARCH_ENGINE") or search.get("engine", "embedded")
     if engine not in ENGINES:
         raise ConfigError(f"{path}: setting 'search.engine': expected one of {', '.join(ENGINES)}; got '{engine}'")
@@ -137,6 +157,8 @@ def load_settings(path: Path) -> Settings:
         return Settings(
             data_dir=data_dir,
             search_engine=engine,
+            search_url=str(os.environ.get("UNIONCAT_SEARCH_URL") or search.get("url", "http://127.0.0.1:9200")),
+            search_index=str(os.environ.get("UNIONCAT_SEARCH_INDEX") or search.get("index", "unioncat")),
             api_host=str(api.get("host", "127.0.0.1")),
             api_port=int(os.environ.get("UNIONCAT_PORT") or api.get("port", 8080)),
             max_page_size=int(api.get("max_page_size", 100)),
@@ -144,6 +166,9 @@ def load_settings(path: Path) -> Settings:
             harvest_backoff_s=float(harvest.get("backoff_s", 2.0)),
             harvest_max_pages=int(harvest.get("max_pages", 100_000)),
             api_tokens=_tokens(path, api.get("tokens") or []),
+            max_parallel_harvests=max(1, int(scheduler.get("max_parallel_harvests", 2))),
+            misfire_grace_s=int(scheduler.get("misfire_grace_s", 6 * 3600)),
+            failure_backoff_s=float(scheduler.get("failure_backoff_s", 600)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
@@ -207,12 +232,14 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         raise fail("name", "the library's name, e.g. Thư viện huyện Kim Sơn")
     if entry.get("kind") not in KINDS:
         raise fail("kind", "one of " + ", ".join(KINDS))
-    schedule = entry.get("schedule", "0 2 * * *")
-    try:
-        CronTrigger.from_crontab(str(schedule))
-    except ValueError as exc:
-        raise ConfigError(f"{where}, field 'schedule': expected a cron expression like '0 2 * * *' "
-                          f"(minute hour day month weekday); got {schedule!r} ({exc})") from None
+    schedule = str(entry.get("schedule", "0 2 * * *"))
+    reconcile = str(entry.get("reconcile_schedule", "0 4 * * 0"))
+    for name, value in (("schedule", schedule), ("reconcile_schedule", reconcile)):
+        try:
+            schedule_trigger(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}, field '{name}': expected a cron expression like '0 2 * * *' (minute hour "
+                              f"day month weekday) or 'every 30 minutes'; got {value!r} ({exc})") from None
     branches = entry.get("branches") or {}
     if not isinstance(branches, dict) or not all(isinstance(v, str) for v in branches.values()):
         raise fail("branches", "a mapping of branch code to branch name, e.g. {TRUNGTAM: Trụ sở chính}")
@@ -256,6 +283,7 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         enabled=enabled,
         timeout_s=timeout_s,
         one_record_per_entry=one_per_entry,
+        reconcile_schedule=reconcile,
         options={k: v for k, v in options.items() if k not in known},
     )
 
@@ -263,7 +291,10 @@ def _library(path: Path, position: int, entry: Any) -> Library:
 def _protocol_options(entry: dict, protocol: str, fail) -> dict:
     """Defaults and checks for the Z39.50 and export-drop fields."""
     if protocol == "oai":
-        return {}
+        ratio = entry.get("max_delete_ratio", 0.2)
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio <= 1:
+            raise fail("max_delete_ratio", "a fraction between 0 and 1, e.g. 0.2")
+        return {"max_delete_ratio": ratio}
     options = {**(Z3950_DEFAULTS if protocol == "z3950" else FILE_DEFAULTS),
                **{k: v for k, v in entry.items() if k in PROTOCOL_FIELDS[protocol]}}
     ratio = options["max_delete_ratio"]

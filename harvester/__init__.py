@@ -18,7 +18,7 @@ def harvest_library(library: Library, store: RawStore, settings: Settings, full:
     ``force`` lets a complete listing delete more records than the library's max_delete_ratio.
     """
     if library.protocol == "oai":
-        return OAIHarvester(library, store, settings, sleep=sleep, after_page=after_page).harvest(full=full)
+        return OAIHarvester(library, store, settings, sleep=sleep, after_page=after_page).harvest(full=full, force=force)
     if library.protocol == "z3950":
         from harvester.z3950 import Z3950Harvester
         return Z3950Harvester(library, store, settings, sleep=sleep).harvest(full=full, force=force)

@@ -184,7 +184,9 @@ class OAIHarvester:
                 "deleted_record": _text(identify.find("{*}deletedRecord")),
                 "response_date": _text(root.find("{*}responseDate"))}
 
-    def harvest(self, full: bool = False) -> HarvestResult:
+    def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
+        """A listing of what changed; with ``full``, everything, and what the provider no longer lists
+        (for providers that keep no deleted records) becomes deletions, behind the deletion guard."""
         library, store = self.library, self.store
         state = store.state(library.id)
         checkpoint = None if full else state["checkpoint"]
@@ -207,23 +209,30 @@ class OAIHarvester:
                 checkpoint = {"params": params, "token": None, "response_date": None, "pages": 0}
             log.info("%s: %s harvest from %s%s", library.id, mode, library.endpoint,
                      f" (from {checkpoint['params']['from']})" if "from" in checkpoint["params"] else "")
-            self._list(checkpoint, result)
+            seen = self._list(checkpoint, result)
+            if mode == "full" and not library.set:
+                deleted, refused = store.reconcile(library.id, seen,
+                                                   library.options.get("max_delete_ratio", 0.2), force)
+                result.counts.deleted += deleted
+                result.note = refused
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
             log.error("%s: harvest failed: %s", library.id, exc)
         finally:
             store.update_run(result.run_id, result.counts, result.pages,
-                             result.outcome if result.outcome == "ok" else "failed", result.error)
+                             result.outcome if result.outcome == "ok" else "failed", result.error, result.note)
         if result.outcome == "ok":
             c = result.counts
             log.info("%s: harvest done: %d pages, %d added, %d updated, %d deleted, %d unchanged, %d quarantined",
                      library.id, result.pages, c.added, c.updated, c.deleted, c.unchanged, c.quarantined)
         return result
 
-    def _list(self, checkpoint: dict, result: HarvestResult) -> None:
+    def _list(self, checkpoint: dict, result: HarvestResult) -> set[str]:
+        """Page through the listing; returns the identifiers it listed (deleted ones included)."""
         library, store = self.library, self.store
         seen_tokens: set[str] = set()
+        seen: set[str] = set()
         restarted = False
         while True:
             if checkpoint["token"]:
@@ -265,6 +274,8 @@ class OAIHarvester:
                 seen_tokens.add(page.token)
             checkpoint["pages"] += 1
             checkpoint["token"] = page.token
+            seen.update(item["identifier"] for item in page.records)
+            seen.update(item["identifier"] for item in page.bad if item.get("identifier"))
             counts = store.store_page(library.id, page.records, checkpoint if page.token else None, page.bad)
             result.counts.add(counts)
             result.pages += 1
@@ -278,6 +289,6 @@ class OAIHarvester:
                 if checkpoint["response_date"] is None:
                     raise HarvestError("the server sent no responseDate; cannot plan the next incremental harvest")
                 store.finish_listing(library.id, checkpoint["response_date"])
-                return
+                return seen
             if result.pages >= self.settings.harvest_max_pages:
                 raise HarvestError(f"stopped after {result.pages} pages (harvest.max_pages); the checkpoint is kept")

@@ -102,3 +102,20 @@ def test_deleted_header_becomes_a_tombstone(tmp_path):
     store, result, _, _ = run(tmp_path, {FIRST: (200, deleted)})
     assert result.outcome == "ok" and result.counts.deleted == 1
     assert store.get("tv-a:a:9").deleted
+
+
+def test_full_listing_turns_missing_records_into_deletions_behind_the_guard(tmp_path):
+    five = {FIRST: (200, page([f"a:{i}" for i in range(1, 6)]))}
+    store, result, _, _ = run(tmp_path, five)
+    assert result.counts.added == 5
+    config = load_config(tmp_path)
+    for listed, deleted, note in ((["a:1", "a:2", "a:3", "a:4"], 1, None), (["a:1"], 0, "refused")):
+        server = ReplayServer({"verb=Identify": (200, IDENTIFY), FIRST: (200, page(listed))})
+        library = config.library("tv-a")
+        library = type(library)(**{**library.__dict__, "endpoint": server.url})
+        result = harvest_library(library, store, config.settings, full=True, sleep=lambda s: None)
+        server.stop()
+        assert result.outcome == "ok" and result.counts.deleted == deleted
+        assert (note is None and result.note is None) or (note in result.note and "--force" in result.note)
+    assert store.get("tv-a:a:5").deleted and not store.get("tv-a:a:2").deleted
+    assert "refused" in store.runs("tv-a")[0]["note"]
