@@ -274,6 +274,11 @@ class RawStore(SQLiteFile):
         return self.db.execute("SELECT max(ended_at) FROM harvest_runs WHERE source = ? AND outcome = 'ok'",
                                (source,)).fetchone()[0]
 
+    def last_failure(self, source: str) -> dict | None:
+        row = self.db.execute("SELECT ended_at, error FROM harvest_runs WHERE source = ? AND outcome IN"
+                              " ('failed', 'interrupted') ORDER BY id DESC LIMIT 1", (source,)).fetchone()
+        return {"at": row[0], "error": row[1]} if row else None
+
     def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
         cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
                 "deleted", "unchanged", "quarantined", "error", "note")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from importlib import resources
 
@@ -13,12 +15,16 @@ from werkzeug.exceptions import HTTPException
 
 from normalizer.ids import normalize_isbn
 from normalizer.records import STATUSES
+from harvester.locks import Busy, hold
 from unionapi.auth import require_token
-from unionapi.pipeline import clusters_for, index_changes
+from unionapi.metrics import Metrics
+from unionapi.pipeline import clusters_for, index_changes, update_catalogue
+from unionapi.scheduler import next_runs, reload, run_library_job
 from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
 from unionapi.quality import quality_report
 from unionapi.services import Services
 
+log = logging.getLogger("unioncat.api")
 MATERIAL_TYPES = ("book", "serial", "map", "score", "sound", "video", "image", "computer", "mixed", "other")
 SEARCH_PARAMS = {"q", "library", "year_from", "year_to", "lang", "type", "available", "page", "size"}
 _LANG = re.compile(r"^[a-z]{3}$")
@@ -30,15 +36,15 @@ class BadRequest(Exception):
         self.message = message
 
 
-def create_app(services: Services) -> Flask:
+def create_app(services: Services, scheduler=None) -> Flask:
+    """The API; with ``scheduler`` (``unioncat run``) the admin reload also re-reads the schedules."""
     app = Flask(__name__)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    config = services.config
-    libraries = config.libraries
+    # the configuration can be reloaded while serving: always read it through services.config
 
     def library_ref(library_id: str) -> dict:
-        library = libraries.get(library_id)
+        library = services.config.libraries.get(library_id)
         return {"id": library_id, "name": library.name if library else library_id}
 
     @app.errorhandler(BadRequest)
@@ -49,9 +55,26 @@ def create_app(services: Services) -> Flask:
     def http_error(exc: HTTPException):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
+    metrics = Metrics(services)
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def record_latency(response):
+        if request.url_rule is not None and "started" in g:
+            metrics.observe(request.url_rule.rule, time.perf_counter() - g.started)
+        return response
+
+    @app.get("/metrics")
+    def prometheus():
+        return app.response_class(metrics.render(), mimetype="text/plain; version=0.0.4")
+
     @app.get("/api/health")
     def health():
-        return jsonify(status="ok", engine=services.engine.name, entries=services.engine.count())
+        return jsonify(status="ok", engine=services.engine.name, entries=services.engine.count(),
+                       config_error=services.config_error)
 
     @app.get("/api/openapi.json")
     def openapi():
@@ -60,7 +83,7 @@ def create_app(services: Services) -> Flask:
 
     @app.get("/api/search")
     def search():
-        search_request = parse_search(request.args, config.settings.max_page_size, libraries)
+        search_request = parse_search(request.args, services.config.settings.max_page_size, services.config.libraries)
         result = services.engine.search(search_request)
         hits = []
         for hit in result.hits:
@@ -88,33 +111,87 @@ def create_app(services: Services) -> Flask:
     @app.get("/api/libraries")
     def network():
         counts = services.catalogue.record_counts()
+        upcoming = next_runs(services.config.settings.data_dir)
         out = []
-        for library in libraries.values():
+        for library in services.config.libraries.values():
             runs = services.raw.runs(library.id, limit=1)
+            failure = services.raw.last_failure(library.id)
             out.append({"id": library.id, "name": library.name, "kind": library.kind, "parent": library.parent,
                         "protocol": library.protocol, "enabled": library.enabled,
                         "last_success": services.raw.last_success(library.id),
-                        "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error")}
+                        "last_failure": failure,
+                        "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error", "note")}
                                      if runs else None),
+                        "next_run": upcoming.get(library.id),
                         "record_count": counts.get(library.id, 0)})
         return jsonify(libraries=out)
 
+    @app.get("/api/harvests")
+    def harvests():
+        library = request.args.get("library")
+        if library and library not in services.config.libraries:
+            raise BadRequest(f"unknown library '{library}'; see /api/libraries for the ids")
+        limit = request.args.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise BadRequest(f"'limit' must be a whole number from 1 to 1000; got '{limit}'")
+        return jsonify(harvests=services.raw.runs(library, limit=int(limit)))
+
+    # -- admin: run a harvest now, rebuild the index, reload the configuration ------------------
+    admin = require_token(lambda: services.config.settings.api_tokens)
+
+    @app.post("/api/admin/harvest/<library_id>")
+    @admin
+    def harvest_now(library_id: str):
+        library = services.config.libraries.get(library_id)
+        if library is None:
+            return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
+        try:
+            with hold(services.locks_dir, f"harvest-{library_id}"):
+                pass
+        except Busy as exc:
+            return jsonify(error="busy", message=f"{library_id} is being harvested already ({exc})"), 409
+        log.info("%s: harvest requested by %s", library_id, g.who)
+        threading.Thread(target=run_library_job, args=[library_id, bool(request.args.get("full"))],
+                         kwargs={"services": services}, daemon=True, name=f"harvest-{library_id}").start()
+        return jsonify(library=library_id, status="started", history=f"/api/harvests?library={library_id}"), 202
+
+    @app.post("/api/admin/reindex")
+    @admin
+    def reindex():
+        log.info("index rebuild requested by %s", g.who)
+        threading.Thread(target=update_catalogue, args=[services], kwargs={"rebuild": True}, daemon=True,
+                         name="reindex").start()
+        return jsonify(status="started"), 202
+
+    @app.post("/api/admin/reload")
+    @admin
+    def reload_config():
+        error = reload(services, scheduler, services.config_dir, services.sources_file)
+        if error:
+            return jsonify(error="bad_configuration", message=f"not reloaded, the previous configuration stays: "
+                                                              f"{error}"), 400
+        return jsonify(status="reloaded", libraries=len(services.config.libraries))
+
     @app.get("/api/libraries/<library_id>/quality")
     def quality(library_id: str):
-        if library_id not in libraries:
+        if library_id not in services.config.libraries:
             return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
         return jsonify(quality_report(services, library_id, examples=5))
 
     # -- deduplication: explanations, duplicate reports, cataloguers' decisions -----------------
-    clusters = clusters_for(config, services.catalogue)
-    decision_lock = threading.Lock()  # one decision at a time re-clusters and re-indexes
-
+    def clusters():
+        return clusters_for(services.config, services.catalogue)
     def write(view):
+        """A cataloguer's decision re-clusters and re-indexes: one at a time, and never during a pipeline run."""
         @functools.wraps(view)
         def locked(*args, **kwargs):
-            with decision_lock:
-                return view(*args, **kwargs)
-        return require_token(config.settings.api_tokens)(locked)
+            try:
+                with hold(services.locks_dir, "pipeline", wait_s=120):
+                    return view(*args, **kwargs)
+            except Busy as exc:
+                return jsonify(error="busy", message=f"the catalogue is being updated ({exc}); try again in a "
+                                                     "minute"), 503
+        return require_token(lambda: services.config.settings.api_tokens)(locked)
 
     def after_decision():
         index_changes(services.catalogue, services.engine)
@@ -144,12 +221,12 @@ def create_app(services: Services) -> Flask:
         members = services.catalogue.members(entry_id)
         if not members:
             return jsonify(error="not_found", message=f"no union entry with id '{entry_id}'"), 404
-        return jsonify(id=entry_id, members=[m.record_id for m in members], edges=clusters.why(entry_id))
+        return jsonify(id=entry_id, members=[m.record_id for m in members], edges=clusters().why(entry_id))
 
     @app.get("/api/duplicates")
     def duplicates():
         library, status = request.args.get("library"), request.args.get("status", "open")
-        if library and library not in libraries:
+        if library and library not in services.config.libraries:
             raise BadRequest(f"unknown library '{library}'; see /api/libraries for the ids")
         if status not in ("open", "merged", "rejected", "gone"):
             raise BadRequest(f"'status' is one of open, merged, rejected, gone; got '{status}'")
@@ -157,24 +234,24 @@ def create_app(services: Services) -> Flask:
         if not page.isdigit() or not 1 <= int(page) <= 1000:
             raise BadRequest(f"'page' must be a whole number from 1 to 1000; got '{page}'")
         page = int(page)
-        reports = clusters.reports(library=library, status=status, limit=50, offset=(page - 1) * 50)
+        reports = clusters().reports(library=library, status=status, limit=50, offset=(page - 1) * 50)
         return jsonify(duplicates=[full_report(r) for r in reports], page=page)
 
     @app.get("/api/duplicates/<int:report_id>")
     def duplicate(report_id: int):
-        report = clusters.report(report_id)
+        report = clusters().report(report_id)
         if report is None:
             return jsonify(error="not_found", message=f"no duplicate report {report_id}"), 404
         return jsonify(full_report(report))
 
     def decide_on_report(report_id: int, action: str):
         data = body()
-        report = clusters.report(report_id)
+        report = clusters().report(report_id)
         if report is None:
             return jsonify(error="not_found", message=f"no duplicate report {report_id}"), 404
-        decision_id = clusters.decide(action, who=g.who, comment=data.get("comment"), a=report["a"], b=report["b"])
+        decision_id = clusters().decide(action, who=g.who, comment=data.get("comment"), a=report["a"], b=report["b"])
         after_decision()
-        return jsonify(decision=clusters.decision(decision_id), report=clusters.report(report_id))
+        return jsonify(decision=clusters().decision(decision_id), report=clusters().report(report_id))
 
     @app.post("/api/duplicates/<int:report_id>/merge")
     @write
@@ -198,9 +275,9 @@ def create_app(services: Services) -> Flask:
             raise BadRequest(f"'record_id' must be one of this entry's records: {', '.join(sorted(members))}")
         if len(members) == 1:
             raise BadRequest("this entry has only one record; there is nothing to split")
-        decision_id = clusters.decide("split", who=g.who, comment=data.get("comment"), a=record_id)
+        decision_id = clusters().decide("split", who=g.who, comment=data.get("comment"), a=record_id)
         after_decision()
-        return jsonify(decision=clusters.decision(decision_id))
+        return jsonify(decision=clusters().decision(decision_id))
 
     @app.post("/api/identifiers/block")
     @write
@@ -212,20 +289,20 @@ def create_app(services: Services) -> Flask:
         prefix = data.get("prefix")
         if prefix is not None and (not isinstance(prefix, str) or not prefix.strip()):
             raise BadRequest("'prefix' (optional) must be the beginning of the titles to block it for")
-        decision_id = clusters.decide("block", who=g.who, comment=data.get("comment"), isbn=isbn,
+        decision_id = clusters().decide("block", who=g.who, comment=data.get("comment"), isbn=isbn,
                                       prefix=prefix.strip() if prefix else None)
         after_decision()
-        return jsonify(decision=clusters.decision(decision_id))
+        return jsonify(decision=clusters().decision(decision_id))
 
     @app.get("/api/decisions")
     def decisions():
-        return jsonify(decisions=clusters.decisions(limit=200))
+        return jsonify(decisions=clusters().decisions(limit=200))
 
     @app.post("/api/decisions/<int:decision_id>/undo")
     @write
     def undo(decision_id: int):
         body()
-        found = clusters.undo(decision_id, who=g.who)
+        found = clusters().undo(decision_id, who=g.who)
         if found is None:
             return jsonify(error="not_found", message=f"no decision {decision_id}"), 404
         after_decision()

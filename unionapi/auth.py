@@ -31,13 +31,17 @@ def who_holds(token: str, tokens: tuple[tuple[str, str], ...]) -> str | None:
 
 
 def require_token(tokens):
-    """Decorator: the request needs ``Authorization: Bearer <token>``; the caller's name goes to ``g.who``."""
+    """Decorator: the request needs ``Authorization: Bearer <token>``; the caller's name goes to ``g.who``.
+
+    ``tokens``: the (name, sha256) pairs, or a function giving them (the configuration can be reloaded).
+    """
     def wrap(view):
         @functools.wraps(view)
         def checked(*args, **kwargs):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
-            who = who_holds(token.strip(), tokens) if scheme.lower() == "bearer" and token.strip() else None
+            known = tokens() if callable(tokens) else tokens
+            who = who_holds(token.strip(), known) if scheme.lower() == "bearer" and token.strip() else None
             if who is None:
                 # never log the token itself
                 log.warning("refused %s %s from %s: %s", request.method, request.path, request.remote_addr,

@@ -172,6 +172,12 @@ class Catalogue(SQLiteFile):
     def record_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT source, count(*) FROM records GROUP BY source").fetchall())
 
+    def newest(self, source: str, limit: int = 20) -> list[tuple[str, CanonicalRecord]]:
+        """(entry id, record) of a library's most recently changed records, newest first (its page)."""
+        rows = self.db.execute("SELECT entry_id, data FROM records WHERE source = ?"
+                               " ORDER BY updated_at DESC, raw_seq DESC LIMIT ?", (source, limit))
+        return [(entry_id, CanonicalRecord.from_dict(json.loads(data))) for entry_id, data in rows]
+
     def entry_count(self) -> int:
         return self.db.execute("SELECT count(DISTINCT entry_id) FROM records").fetchone()[0]
 

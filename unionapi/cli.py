@@ -41,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     index.add_argument("--rebuild", action="store_true", help="re-normalize every raw record and rebuild the "
                        "whole index (search keeps answering from the old index until the new one is committed)")
 
+    run = commands.add_parser("run", help="the service: the API and the harvest scheduler in one process",
+                              description="Serve the API and harvest every library on its schedule from "
+                                          "sources.yaml. SIGHUP (or POST /api/admin/reload) reloads the "
+                                          "configuration; a bad file keeps the old one running.")
+    run.add_argument("--host", help="address to listen on (default: api.host in settings.yaml)")
+    run.add_argument("--port", type=int, help="port (default: api.port in settings.yaml)")
+    commands.add_parser("scheduler", help="the harvest scheduler alone (when the API runs elsewhere)",
+                        description="Harvest every library on its schedule until stopped; SIGHUP reloads.")
+    commands.add_parser("status", help="the network as a table: last success, last error, next run, records")
+
     quality = commands.add_parser("quality", help="what was repaired, doubted or rejected, per library",
                                   description="Print each library's quality report: encoding repairs, warnings, "
                                               "records the normalizer rejected and items the harvester quarantined, "
@@ -91,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_token(args)
         config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
-                "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve}[args.command](config, args)
+                "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve, "run": cmd_run,
+                "scheduler": cmd_run, "status": cmd_status}[args.command](config, args)
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -192,19 +203,78 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_run(config, args) -> int:
+    """`unioncat run` (API + scheduler) and `unioncat scheduler` (scheduler only)."""
+    import signal
+    import time
+
+    from unionapi.scheduler import build, reload, sync_jobs
+    from unionapi.services import Services
+    services = Services.open(config)
+    services.config_dir, services.sources_file = args.config, args.sources
+    scheduler = build(services)
+    sync_jobs(scheduler, config)
+    scheduler.start()
+    signal.signal(signal.SIGHUP, lambda *_: reload(services, scheduler, args.config, args.sources))
+    signal.signal(signal.SIGTERM, _interrupt)
+    log.info("scheduler started: %d jobs for %d libraries (up to %d harvests at once)", len(scheduler.get_jobs()),
+             sum(lib.enabled for lib in config.libraries.values()), config.settings.max_parallel_harvests)
+    try:
+        if args.command == "scheduler":
+            while True:
+                time.sleep(3600)
+        else:
+            serve_forever(services, args.host or config.settings.api_host, args.port or config.settings.api_port,
+                          scheduler=scheduler)
+    finally:
+        scheduler.shutdown(wait=False)
+        services.close()
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # `kill` stops the service the way Ctrl-C does: jobs and locks let go
+
+
+def cmd_status(config, args) -> int:
+    from unionapi.scheduler import next_runs
+    from unionapi.services import Services
+    services = Services.open(config, read_only=True)
+    try:
+        counts = services.catalogue.record_counts()
+        upcoming = next_runs(config.settings.data_dir)
+        rows = [("LIBRARY", "LAST SUCCESS", "LAST ERROR", "NEXT RUN", "RECORDS")]
+        for library in config.libraries.values():
+            failure = services.raw.last_failure(library.id)
+            success = services.raw.last_success(library.id)
+            error = ""
+            if failure and (not success or failure["at"] > success):
+                error = f"{failure['at']} {(failure['error'] or '')[:60]}"
+            rows.append((library.id, success or "never", error or "-",
+                         upcoming.get(library.id, "-" if library.enabled else "disabled"),
+                         str(counts.get(library.id, 0))))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    finally:
+        services.close()
+    return 0
+
+
 def cmd_serve(config, args) -> int:
     from unionapi.services import Services
     services = Services.open(config, read_only=True)
+    services.config_dir, services.sources_file = args.config, args.sources
     host = args.host or config.settings.api_host
     port = args.port or config.settings.api_port
     serve_forever(services, host, port, args.threads)
     return 0
 
 
-def serve_forever(services, host: str, port: int, threads: int = 8) -> None:
+def serve_forever(services, host: str, port: int, threads: int = 8, scheduler=None) -> None:
     import waitress
     from unionapi.app import create_app
-    app = create_app(services)
+    app = create_app(services, scheduler=scheduler)
     log.info("serving the union catalogue at http://%s:%d/api/search?q=... (Ctrl-C to stop)", host, port)
     waitress.serve(app, host=host, port=port, threads=threads, ident="unioncat")
 

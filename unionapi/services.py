@@ -16,6 +16,9 @@ class Services:
     raw: RawStore
     catalogue: Catalogue
     engine: object
+    config_error: str | None = None  # the last reload that failed (the previous configuration stays)
+    config_dir: Path | None = None  # where the configuration was loaded from, to reload it
+    sources_file: Path | None = None
 
     @property
     def locks_dir(self) -> Path:

@@ -77,6 +77,10 @@ def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
     available = sorted({h.library for m in members for h in m.holdings if h.status == AVAILABLE})
     year = best.year if best.year is not None else next((m.year for m in ordered if m.year is not None), None)
     titles = _unique(m.title for m in ordered)
+    # one row per distinct (library, branch, call number, status): cluster engines index them as nested
+    # objects, so "available at branch X" matches a copy that is both at X and available
+    holdings = [dict(zip(("library", "branch", "call_number", "status"), row)) for row in _unique(
+        (h.library, h.branch or h.branch_code, h.call_number, h.status) for m in ordered for h in m.holdings)]
     other_text = _unique([best.responsibility or "", *(m.publisher or "" for m in ordered),
                           *(s for m in ordered for s in m.series), *(m.edition or "" for m in ordered),
                           *(m.call_number or "" for m in ordered), *(i for m in ordered for i in m.isbns)])
@@ -94,6 +98,7 @@ def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
         "isbns": _unique(i for m in ordered for i in m.isbns),
         "libraries": libraries,
         "available_libraries": available,
+        "holdings": holdings,
         "member_count": len(members),
         "other_text": other_text,
     }
@@ -111,5 +116,9 @@ def open_engine(settings, read_only: bool = False):
     if settings.search_engine == "embedded":
         from unionapi.search.embedded import EmbeddedEngine
         return EmbeddedEngine(Path(settings.data_dir) / "index", read_only=read_only)
+    if settings.search_engine in ("opensearch", "elasticsearch"):
+        from unionapi.search.cluster import ClusterEngine
+        return ClusterEngine(settings.search_url, index=settings.search_index, product=settings.search_engine,
+                             read_only=read_only)
     raise ValueError(f"search engine '{settings.search_engine}' is not available in this version; "
                      "set search.engine: embedded in settings.yaml")
