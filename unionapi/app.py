@@ -145,14 +145,22 @@ def create_app(services: Services, scheduler=None) -> Flask:
         library = services.config.libraries.get(library_id)
         if library is None:
             return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
-        try:
-            with hold(services.locks_dir, f"harvest-{library_id}"):
-                pass
-        except Busy as exc:
-            return jsonify(error="busy", message=f"{library_id} is being harvested already ({exc})"), 409
         log.info("%s: harvest requested by %s", library_id, g.who)
-        threading.Thread(target=run_library_job, args=[library_id, bool(request.args.get("full"))],
-                         kwargs={"services": services}, daemon=True, name=f"harvest-{library_id}").start()
+        decided, started = threading.Event(), []
+
+        def work():
+            try:
+                run_library_job(library_id, bool(request_full), services=services,
+                                on_locked=lambda: (started.append(True), decided.set()))
+            finally:
+                decided.set()
+
+        request_full = request.args.get("full")
+        threading.Thread(target=work, daemon=True, name=f"harvest-{library_id}").start()
+        decided.wait(30)
+        if not started:
+            return jsonify(error="busy", message=f"{library_id} is being harvested already; see "
+                                                 f"/api/harvests?library={library_id}"), 409
         return jsonify(library=library_id, status="started", history=f"/api/harvests?library={library_id}"), 202
 
     @app.post("/api/admin/reindex")
@@ -308,6 +316,8 @@ def create_app(services: Services, scheduler=None) -> Flask:
         after_decision()
         return jsonify(decision=found)
 
+    from unionapi.pages import pages_blueprint  # imports this module: only once it is loaded
+    app.register_blueprint(pages_blueprint(services))
     return app
 
 

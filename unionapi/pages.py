@@ -119,6 +119,10 @@ def pages_blueprint(services) -> Blueprint:
             return moment.strftime("%Y-%m-%d" if date_only or len(value) <= 10 else "%Y-%m-%d %H:%M")
         return moment.strftime("%d/%m/%Y" if date_only or len(value) <= 10 else "%H:%M %d/%m/%Y")
 
+    @bp.app_template_filter("language_name")
+    def language_name(code: str) -> str:
+        return i18n.label(i18n.LANGUAGE_NAMES, g.get("lang", i18n.DEFAULT), code)
+
     def status_text(status: str, due_date: str | None = None) -> str:
         if status == "on_loan" and due_date:
             return t("status.on_loan_until", date=when(due_date, date_only=True))
@@ -130,7 +134,6 @@ def pages_blueprint(services) -> Blueprint:
         return {"t": t, "lang": lang, "csrf_token": csrf_token, "with_args": with_args,
                 "switch_url": with_args(lang="en" if lang == "vi" else "vi"),
                 "status_text": status_text, "type_label": lambda c: i18n.label(i18n.MATERIAL_TYPES, lang, c),
-                "language_label": lambda c: i18n.label(i18n.LANGUAGE_NAMES, lang, c),
                 "library_name": library_name, "who": g.get("who"), "css_version": _asset_version()}
 
     def message_page(text: str, status: int = 200, title: str | None = None):

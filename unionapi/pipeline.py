@@ -109,11 +109,17 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
 
 # -- the whole chain, as the CLI, the scheduler and the admin API run it ---------------------------
 
-def harvest_one(services, library, full: bool = False, force: bool = False, wait_s: float = 0.0):
-    """Harvest one library under its cross-process lock; raises locks.Busy when it is already running."""
+def harvest_one(services, library, full: bool = False, force: bool = False, wait_s: float = 0.0,
+                on_locked=None):
+    """Harvest one library under its cross-process lock; raises locks.Busy when it is already running.
+
+    ``on_locked`` is called once the lock is held (the admin API answers "started" only then).
+    """
     from harvester import harvest_library
     from harvester.locks import hold
     with hold(services.locks_dir, f"harvest-{library.id}", wait_s=wait_s):
+        if on_locked:
+            on_locked()
         return harvest_library(library, services.raw, services.config.settings, full=full, force=force)
 
 

@@ -78,19 +78,23 @@ def failure_backoff_left(raw, library_id: str, base_s: float) -> tuple[int, floa
     return failures, max(0.0, ended + wait - time.time())
 
 
-def run_library_job(library_id: str, full: bool = False, services=None) -> None:
-    """One scheduled harvest: never raises (a failure is in the harvest history, not the scheduler's log)."""
+def run_library_job(library_id: str, full: bool = False, services=None, on_locked=None) -> None:
+    """One scheduled harvest: never raises (a failure is in the harvest history, not the scheduler's log).
+
+    Called with ``services`` (the admin "harvest now"), it runs whatever the failure backoff says.
+    """
+    explicit = services is not None
     services = services or _services
     library = services.config.libraries.get(library_id)
     if library is None or not library.enabled:
         log.info("%s: not in the configuration any more; skipped", library_id)
         return
     failures, wait = failure_backoff_left(services.raw, library_id, services.config.settings.failure_backoff_s)
-    if wait > 0:
+    if wait > 0 and not explicit:
         log.info("%s: skipped: failed %d time(s) in a row; next attempt in %.0f s", library_id, failures, wait)
         return
     try:
-        harvest_one(services, library, full=full)
+        harvest_one(services, library, full=full, on_locked=on_locked)
     except Busy as exc:
         log.info("%s: skipped: %s", library_id, exc)
         return
