@@ -129,7 +129,7 @@ def test_schedules_harvest_by_themselves_and_a_dead_server_costs_nothing(tmp_pat
 def test_killed_service_resumes_and_admin_actions_need_a_token(tmp_path, generated):
     records = generated["tv-tinh"]
     save_records(tmp_path / "tinh.jsonl", records)
-    with start_provider(tmp_path / "tinh.jsonl", port=0, page_size=2, formats="oai_dc") as provider:
+    with start_provider(tmp_path / "tinh.jsonl", port=0, page_size=10, formats="oai_dc", delay=0.05) as provider:
         config_dir = write_config(tmp_path / "config", [oai_entry("tv-tinh", provider.url, schedule="0 3 * * *")],
                                   **settings())
         service = Service(config_dir)
@@ -144,7 +144,7 @@ def test_killed_service_resumes_and_admin_actions_need_a_token(tmp_path, generat
 
             def stored():
                 return sqlite3.connect(raw).execute("SELECT count(*) FROM raw_records").fetchone()[0]
-            wait_for(lambda: stored() >= 20, 30, "the harvest to be under way", every=0.01)
+            wait_for(lambda: stored() >= 50, 30, "the harvest to be under way", every=0.05)
             service.stop(signal.SIGKILL)
             assert stored() < len(records), "the harvest finished before the kill"
         finally:
@@ -178,7 +178,7 @@ def test_killed_service_resumes_and_admin_actions_need_a_token(tmp_path, generat
 
 def test_two_harvests_of_one_library_at_once(tmp_path, generated):
     save_records(tmp_path / "tinh.jsonl", generated["tv-tinh"])
-    with start_provider(tmp_path / "tinh.jsonl", port=0, page_size=3, formats="oai_dc") as provider:
+    with start_provider(tmp_path / "tinh.jsonl", port=0, page_size=50, formats="oai_dc", delay=0.4) as provider:
         config_dir = write_config(tmp_path / "config", [oai_entry("tv-tinh", provider.url)])
         command = [sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), "harvest", "tv-tinh"]
         first = subprocess.Popen(command, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -309,6 +309,7 @@ def main(argv=None) -> None:
     ap.add_argument("--formats", default=None, help="e.g. marc21,oai_dc (default: as in the data)")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer (a slow library server)")
     args = ap.parse_args(argv)
 
     from waitress.server import create_server
@@ -321,6 +322,8 @@ def main(argv=None) -> None:
             ap.error(f"unknown format {f!r}; known: {', '.join(FORMATS)}")
     catalogue = Catalogue(args.data, args.name or Path(args.data).stem, formats)
     app = make_app(catalogue, args.page_size, args.verbose)
+    if args.delay > 0:
+        app = _slowly(app, args.delay)
     srv = create_server(app, host=args.host, port=args.port, threads=args.threads,
                         ident="unioncat-demo-oai")
     url_host = f"[{args.host}]" if ":" in args.host else args.host
@@ -377,9 +380,17 @@ def _terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
         proc.stdout.close()
 
 
+def _slowly(app, delay: float):
+    """A district library's server on a slow line: every answer takes ``delay`` seconds longer."""
+    def slow_app(environ, start_response):
+        time.sleep(delay)
+        return app(environ, start_response)
+    return slow_app
+
+
 def start_provider(data_path, port: int = 0, page_size: int = 50, name: str | None = None,
                    formats=None, host: str = "127.0.0.1", log_path=None,
-                   timeout: float = 15) -> ProviderProcess:
+                   timeout: float = 15, delay: float = 0.0) -> ProviderProcess:
     """Start ``python -m unionapi.demo.provider`` and wait for its ready line.
 
     With port=0 the child binds a free port itself and reports it, so there is no race.
@@ -389,6 +400,8 @@ def start_provider(data_path, port: int = 0, page_size: int = 50, name: str | No
            "--port", str(port), "--host", host, "--page-size", str(page_size)]
     if name:
         cmd += ["--name", name]
+    if delay:
+        cmd += ["--delay", str(delay)]
     if formats:
         cmd += ["--formats", formats if isinstance(formats, str) else ",".join(formats)]
     log = open(log_path, "ab") if log_path else tempfile.TemporaryFile()
