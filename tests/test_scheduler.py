@@ -197,30 +197,25 @@ def test_a_machine_off_for_a_while_runs_each_missed_harvest_once(tmp_path, gener
     from datetime import datetime, timezone
 
     from config import load_config
-    from unionapi.scheduler import build, sync_jobs
+    from unionapi.scheduler import start
     from unionapi.services import Services
     save_records(tmp_path / "ths.jsonl", generated["thpt-lvt"])
     with start_provider(tmp_path / "ths.jsonl", port=0, formats="oai_dc") as provider:
         config = load_config(write_config(tmp_path / "config", [oai_entry("thpt-lvt", provider.url,
                                                                           schedule="every 4 seconds")], **settings()))
         services = Services.open(config)
-        scheduler = build(services)
-        sync_jobs(scheduler, config)
-        scheduler.start(paused=True)
-        scheduler.shutdown()
+        start(services).shutdown()
         time.sleep(13)  # the machine is off: three runs are missed
 
-        scheduler = build(services)  # back on, with the same job store
-        sync_jobs(scheduler, config)
         back_on = time.time()
-        scheduler.start()
+        scheduler = start(services)  # back on, with the same job store
         try:
             wait_for(lambda: services.raw.runs("thpt-lvt") and services.raw.runs("thpt-lvt")[-1]["outcome"] == "ok",
                      15, "the missed harvest")
             started = [datetime.strptime(run["started_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
                        for run in services.raw.runs("thpt-lvt")]
             # the three missed runs were coalesced into one, right away; later runs follow the schedule
-            assert sum(stamp.timestamp() < back_on + 3 for stamp in started) == 1
+            assert sum(stamp.timestamp() < back_on + 3 for stamp in started) == 1, (back_on, started)
         finally:
             scheduler.shutdown()
             services.close()

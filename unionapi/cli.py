@@ -208,13 +208,11 @@ def cmd_run(config, args) -> int:
     import signal
     import time
 
-    from unionapi.scheduler import build, reload, sync_jobs
+    from unionapi.scheduler import reload, start
     from unionapi.services import Services
     services = Services.open(config)
     services.config_dir, services.sources_file = args.config, args.sources
-    scheduler = build(services)
-    sync_jobs(scheduler, config)
-    scheduler.start()
+    scheduler = start(services)
     signal.signal(signal.SIGHUP, lambda *_: reload(services, scheduler, args.config, args.sources))
     signal.signal(signal.SIGTERM, _interrupt)
     log.info("scheduler started: %d jobs for %d libraries (up to %d harvests at once)", len(scheduler.get_jobs()),

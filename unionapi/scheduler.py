@@ -30,6 +30,19 @@ def scheduler_db(data_dir) -> Path:
     return Path(data_dir) / "scheduler.sqlite3"
 
 
+def start(services) -> BackgroundScheduler:
+    """Build, start, and bring the jobs in line with sources.yaml.
+
+    The stored jobs are read only once the job store has started; syncing before that would
+    replace every job and lose the runs missed while the machine was off.
+    """
+    scheduler = build(services)
+    scheduler.start(paused=True)
+    sync_jobs(scheduler, services.config)
+    scheduler.resume()
+    return scheduler
+
+
 def build(services) -> BackgroundScheduler:
     global _services
     _services = services
