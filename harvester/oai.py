@@ -19,7 +19,7 @@ from sickle import Sickle
 from sickle.response import OAIResponse
 
 from config import Library, Settings
-from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore
+from harvester.rawstore import HarvestError, HarvestResult, RawStore
 
 log = logging.getLogger("unioncat.harvest")
 

@@ -1,7 +1,6 @@
 """The whole chain over real sockets: demo providers -> harvest -> normalize -> index -> API over HTTP."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal

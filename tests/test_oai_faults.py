@@ -1,5 +1,4 @@
 """Provider faults a real provider will not produce on demand, scripted over a real socket."""
-import pytest
 
 from config import load_config
 from harvester import RawStore, harvest_library

@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO, free_port, write_config
+from tests.conftest import REPO, conforms, free_port, write_config
 from unionapi.auth import hash_token
 from unionapi.demo.network import DEMO_SEED, as_iso2709, generate_network, save_records
 from unionapi.demo.provider import start_provider
@@ -155,6 +155,9 @@ def test_killed_service_resumes_and_admin_actions_need_a_token(tmp_path, generat
             assert service.post("/api/admin/harvest/tv-tinh").status_code == 202
             wait_for(lambda: service.library("tv-tinh")["last_run"]["outcome"] == "ok", 60, "the resumed harvest")
             runs = service.get("/api/harvests", library="tv-tinh").json()["harvests"]
+            for run in runs:
+                conforms(run, "Run")
+            conforms(service.library("tv-tinh"), "Library")
             assert runs[0]["mode"] == "resumed" and runs[1]["outcome"] == "interrupted"
             identifiers = [r[0] for r in sqlite3.connect(raw).execute("SELECT identifier FROM raw_records")]
             assert sorted(identifiers) == sorted(r.identifier for r in records)  # none twice, none lost

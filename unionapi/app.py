@@ -19,7 +19,7 @@ from harvester.locks import Busy, hold
 from unionapi.auth import require_token
 from unionapi.metrics import Metrics
 from unionapi.pipeline import clusters_for, index_changes, update_catalogue
-from unionapi.scheduler import next_runs, reload, run_library_job
+from unionapi.scheduler import next_runs, reload, start_harvest
 from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
 from unionapi.quality import quality_report
 from unionapi.services import Services
@@ -53,6 +53,8 @@ def create_app(services: Services, scheduler=None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if not request.path.startswith("/api/"):
+            return exc  # pages: the plain HTML error page
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
     metrics = Metrics(services)
@@ -145,20 +147,7 @@ def create_app(services: Services, scheduler=None) -> Flask:
         library = services.config.libraries.get(library_id)
         if library is None:
             return jsonify(error="not_found", message=f"no library with id '{library_id}'"), 404
-        log.info("%s: harvest requested by %s", library_id, g.who)
-        decided, started = threading.Event(), []
-
-        def work():
-            try:
-                run_library_job(library_id, bool(request_full), services=services,
-                                on_locked=lambda: (started.append(True), decided.set()))
-            finally:
-                decided.set()
-
-        request_full = request.args.get("full")
-        threading.Thread(target=work, daemon=True, name=f"harvest-{library_id}").start()
-        decided.wait(30)
-        if not started:
+        if not start_harvest(services, library_id, full=bool(request.args.get("full")), who=g.who):
             return jsonify(error="busy", message=f"{library_id} is being harvested already; see "
                                                  f"/api/harvests?library={library_id}"), 409
         return jsonify(library=library_id, status="started", history=f"/api/harvests?library={library_id}"), 202

@@ -200,8 +200,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "h.changes": ("Thêm / sửa / xoá", "Added / updated / deleted"),
     "h.error": ("Lỗi", "Error"),
     "h.now": ("Thu thập ngay", "Harvest now"),
-    "h.unavailable": ("Chưa hỗ trợ thu thập từ trang này; dùng lệnh: unioncat harvest {library}",
-                      "Harvesting from this page is not available yet; run: unioncat harvest {library}"),
     "h.none": ("Chưa có lần thu thập nào.", "No harvest yet."),
     "outcome.ok": ("thành công", "ok"),
     "outcome.running": ("đang chạy", "running"),

@@ -16,7 +16,6 @@ import hmac
 import logging
 import os
 import secrets
-import threading
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,8 +34,8 @@ from unionapi.app import BadRequest, group_holdings, parse_search
 from unionapi.auth import hash_token, who_holds
 from unionapi.pipeline import clusters_for, index_changes
 from unionapi.quality import quality_report
-from unionapi.scheduler import next_runs, run_library_job
-from unionapi.search import SearchRequest, _pick_representative, entry_document
+from unionapi.scheduler import next_runs, start_harvest
+from unionapi.search import SearchRequest, representative, entry_document
 
 log = logging.getLogger("unioncat.pages")
 PAGE_SIZE = 20
@@ -243,7 +242,7 @@ def pages_blueprint(services) -> Blueprint:
         if not members:
             return message_page(t("entry.notfound"), 404)
         document = entry_document(entry_id, members)
-        best = _pick_representative(members)
+        best = representative(members)
         return render_template("entry.html", entry=document, best=best, members=members,
                                rows=holding_rows(members))
 
@@ -252,8 +251,8 @@ def pages_blueprint(services) -> Blueprint:
         rows = []
         for library in group_holdings(members, services, library_ref):
             for branch in library["branches"]:
-                items = branch["items"] or [{"location": None, "call_number": None, "barcode": None,
-                                             "status": s, "due_date": None} for s in branch["counts"]]
+                items = branch["items"] or [{"location": None, "call_number": None, "barcode": None, "status": s,
+                                             "due_date": None, "no_items": True} for s in branch["counts"]]
                 for item in items:
                     rows.append({"library": library["id"], "library_name": library["name"],
                                  "branch": branch["branch"], "as_of": library["as_of"], **item})
@@ -382,13 +381,16 @@ def pages_blueprint(services) -> Blueprint:
                 return "; ".join(a.name for a in value)
             if name == "material_type":
                 return i18n.label(i18n.MATERIAL_TYPES, g.lang, value)
+            if name == "languages":
+                return ", ".join(i18n.label(i18n.LANGUAGE_NAMES, g.lang, code) for code in value)
             return ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
 
         rows = []
         for name in COMPARED:
             a, b = show(sides[0], name), show(sides[1], name)
             differs = name not in ("library", "record_id") and (a != b or name in report["differing"])
-            rows.append({"label": t(f"field.{name}"), "a": a, "b": b, "differs": differs})
+            if a or b:
+                rows.append({"label": t(f"field.{name}"), "a": a, "b": b, "differs": differs})
         splits = []
         for record in sides:
             entry_id = record and services.catalogue.entry_of(record.record_id)
@@ -423,7 +425,7 @@ def pages_blueprint(services) -> Blueprint:
         log.info("%s decided %s (decision %d) from the pages", g.who, action, decision_id)
         return decision_id
 
-    def after(action) -> "Response":  # noqa: F821
+    def after(action):
         """Run a decision; say what happened (or why not) on the page the cataloguer came from."""
         try:
             message, ok = action()
@@ -467,7 +469,7 @@ def pages_blueprint(services) -> Blueprint:
     @bp.get("/cataloguer/decisions")
     @cataloguer_only
     def decisions():
-        return render_template("decisions.html", decisions=clusters().decisions(limit=100),
+        return render_template("decisions.html", decisions=clusters().decisions(limit=50),
                                messages=get_flashed_messages(True))
 
     @bp.post("/cataloguer/decisions/<int:decision_id>/undo")
@@ -507,14 +509,8 @@ def pages_blueprint(services) -> Blueprint:
         def run():
             if library_id not in libraries():
                 return t("libraries.notfound"), False
-            try:  # as POST /api/admin/harvest/<library>: refuse at once if it is being harvested
-                with hold(services.locks_dir, f"harvest-{library_id}"):
-                    pass
-            except Busy as exc:
-                return t("error.harvest", message=str(exc)), False
-            log.info("%s: harvest requested by %s from the pages", library_id, g.who)
-            threading.Thread(target=run_library_job, args=[library_id], kwargs={"services": services},
-                             daemon=True, name=f"harvest-{library_id}").start()
+            if not start_harvest(services, library_id, who=f"{g.who} (pages)"):
+                return t("error.harvest", message=f"{library_id} is being harvested already"), False
             return t("done.harvest", library=library_name(library_id)), True
         return after(run)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,6 +119,25 @@ def run_library_job(library_id: str, full: bool = False, services=None, on_locke
         update_catalogue(services)
     except Exception:  # noqa: BLE001
         log.exception("updating the catalogue after %s failed; the next run will catch up", library_id)
+
+
+def start_harvest(services, library_id: str, full: bool = False, who: str = "someone") -> bool:
+    """Harvest a library now, in the background; False when it is being harvested already.
+
+    Answers only once the library's lock is held (or refused), so "started" is true when said.
+    """
+    log.info("%s: harvest requested by %s", library_id, who)
+    decided, started = threading.Event(), []
+
+    def work():
+        try:
+            run_library_job(library_id, full, services=services, on_locked=lambda: (started.append(True), decided.set()))
+        finally:
+            decided.set()
+
+    threading.Thread(target=work, daemon=True, name=f"harvest-{library_id}").start()
+    decided.wait(30)
+    return bool(started)
 
 
 def reload(services, scheduler: BackgroundScheduler | None, config_dir=None, sources=None) -> str | None:

@@ -49,7 +49,7 @@ class SearchResult:
     facets: dict[str, list[dict]]  # name -> [{"value": ..., "count": n}]
 
 
-def _pick_representative(members: list[CanonicalRecord]) -> CanonicalRecord:
+def representative(members: list[CanonicalRecord]) -> CanonicalRecord:
     """The member whose description is fullest speaks for the entry (MARC over Dublin Core)."""
     def richness(record: CanonicalRecord) -> tuple:
         filled = sum(bool(v) for v in (record.title, record.authors, record.isbns, record.publisher,
@@ -69,7 +69,7 @@ def _unique(values):
 
 def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
     """What every engine indexes for one union entry: summary fields plus searchable text."""
-    best = _pick_representative(members)
+    best = representative(members)
     ordered = [best] + [m for m in members if m is not best]
     authors = _unique(a.name for m in ordered for a in m.authors)
     subjects = _unique(s for m in ordered for s in m.subjects)
