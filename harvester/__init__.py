@@ -8,7 +8,7 @@ from harvester.oai import OAIHarvester
 from harvester.rawstore import HarvestError, HarvestResult
 from harvester.rawstore import RawStore  # noqa: F401  (re-exported)
 
-__all__ = ["HarvestError", "HarvestResult", "RawStore", "harvest_library"]
+__all__ = ["HarvestError", "HarvestResult", "RawStore", "harvest_library", "source_identifiers"]
 
 
 def harvest_library(library: Library, store: RawStore, settings: Settings, full: bool = False,
@@ -24,3 +24,14 @@ def harvest_library(library: Library, store: RawStore, settings: Settings, full:
         return Z3950Harvester(library, store, settings, sleep=sleep).harvest(full=full, force=force)
     from harvester.files import FileDropHarvester
     return FileDropHarvester(library, store, settings).harvest(full=full, force=force)
+
+
+def source_identifiers(library: Library, store: RawStore, settings: Settings) -> set[str]:
+    """What the library's own server (or export folder) holds right now; raises HarvestError."""
+    if library.protocol == "oai":
+        return OAIHarvester(library, store, settings).identifiers()
+    if library.protocol == "z3950":
+        from harvester.z3950 import Z3950Harvester
+        return Z3950Harvester(library, store, settings).identifiers()
+    from harvester.files import FileDropHarvester
+    return FileDropHarvester(library, store, settings).identifiers()

@@ -125,6 +125,19 @@ class FileDropHarvester:
                      f" ({result.note})" if result.note else "")
         return result
 
+    def identifiers(self) -> set[str]:
+        """Every identifier in the export files present now (for `unioncat check`); stores nothing."""
+        found: set[str] = set()
+        for drop in self._list():
+            try:
+                data, _ = self._load(drop)
+                for name, member in _unpack(drop.name, data):
+                    fmt = self.library.record_format or _sniff_format(member)
+                    found.update(identifier for _, identifier in _records(fmt, member) if identifier)
+            except (FileProblem, MarcBytesError) as exc:
+                raise HarvestError(f"{drop.name} cannot be read now: {exc}") from None
+        return found
+
     # -- finding and reading the files -------------------------------------------------------------
     def _where(self) -> str:
         return self.options.get("path") or self.options["url"]

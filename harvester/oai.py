@@ -184,6 +184,37 @@ class OAIHarvester:
                 "deleted_record": _text(identify.find("{*}deletedRecord")),
                 "response_date": _text(root.find("{*}responseDate"))}
 
+    def identifiers(self) -> set[str]:
+        """Every identifier the provider lists now, deleted ones left out (for `unioncat check`)."""
+        params = {"verb": "ListIdentifiers", "metadataPrefix": self.library.metadata_prefix}
+        if self.library.set:
+            params["set"] = self.library.set
+        found: set[str] = set()
+        seen_tokens: set[str] = set()
+        while True:
+            data = self.client.harvest(**params).http_response.content
+            cleaned, _ = strip_illegal_xml(data)
+            try:
+                root = etree.fromstring(cleaned, _PARSER)
+            except etree.XMLSyntaxError as exc:
+                raise HarvestError(f"ListIdentifiers: the response is not well-formed XML: {exc}") from None
+            error = root.find("{*}error")
+            if error is not None:
+                if error.get("code") == "noRecordsMatch":
+                    return found
+                raise HarvestError(f"ListIdentifiers: OAI error {error.get('code')}: {(error.text or '').strip()}")
+            listing = root.find("{*}ListIdentifiers")
+            for header in listing.iterfind("{*}header") if listing is not None else ():
+                if header.get("status") != "deleted" and _text(header.find("{*}identifier")):
+                    found.add(_text(header.find("{*}identifier")))
+            token = _text(listing.find("{*}resumptionToken")) if listing is not None else None
+            if not token:
+                return found
+            if token in seen_tokens:
+                raise HarvestError(f"ListIdentifiers: the server returned resumption token {token!r} again")
+            seen_tokens.add(token)
+            params = {"verb": "ListIdentifiers", "resumptionToken": token}
+
     def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
         """A listing of what changed; with ``full``, everything, and what the provider no longer lists
         (for providers that keep no deleted records) becomes deletions, behind the deletion guard."""

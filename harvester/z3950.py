@@ -309,6 +309,21 @@ class Z3950Harvester:
                 log.info("%s: %s of %s records (batch %d)", library.id, f"{position:,}", f"{total:,}", result.pages)
         return seen, complete
 
+    def identifiers(self) -> set[str]:
+        """Every identifier the server has now (for `unioncat check`); stores nothing."""
+        query = self.library.options.get("query") or '@attr 1=_ALLRECORDS @attr 2=103 ""'
+        cql = self.sru and not query.lstrip().startswith("@")
+        try:
+            total = self._with_retries("search", lambda c: c.search(query, cql))
+            found: set[str] = set()
+            for position in range(0, total, self.batch_size):
+                count = min(self.batch_size, total - position)
+                raw = self._with_retries("present", lambda c, s=position, n=count: c.records(s, n))
+                found.update(item["identifier"] for item in self._items(raw, position)[0])
+            return found
+        finally:
+            self._disconnect()
+
     def _items(self, raw: list[bytes | None], offset: int) -> tuple[list[dict], list[dict]]:
         """Raw records to raw-store items; what cannot be identified goes to quarantine."""
         items, bad = [], []

@@ -90,6 +90,9 @@ def test_harvest_index_and_search_over_http(network, api_server):
     config_dir = network["config_dir"]
     run = unioncat(config_dir, "harvest")
     assert "harvest done" in run.stderr
+    # source, raw store, catalogue and index agree for every library, whatever its protocol
+    check = unioncat(config_dir, "check")
+    assert check.stdout.count("consistent") == 6, check.stdout
     config = load_config(config_dir)
     server = api_server(config_dir)
 
@@ -251,6 +254,9 @@ def test_incremental_harvest_asks_from_and_carries_changes_to_search(tmp_path, n
         gone.deleted, gone.metadata, gone.datestamp = True, {}, now
         time.sleep(1.1)  # a new second, so the file's mtime and the datestamps move on
         save_records(path, records)
+        check = unioncat(config_dir, "check", check=False)
+        assert check.returncode == 1
+        assert "1 harvested but no longer at the source" in check.stdout and gone.identifier in check.stdout
 
         unioncat(config_dir, "harvest")
         run = services.raw.runs("tv-yen-mo")[0]
@@ -264,5 +270,6 @@ def test_incremental_harvest_asks_from_and_carries_changes_to_search(tmp_path, n
         gone_id = f"tv-yen-mo:{gone.identifier}"
         assert services.raw.get(gone_id).deleted
         assert services.catalogue.db.execute("SELECT count(*) FROM records WHERE id = ?", (gone_id,)).fetchone()[0] == 0
+        assert unioncat(config_dir, "check").returncode == 0
     finally:
         services.close()

@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("scheduler", help="the harvest scheduler alone (when the API runs elsewhere)",
                         description="Harvest every library on its schedule until stopped; SIGHUP reloads.")
     commands.add_parser("status", help="the network as a table: last success, last error, next run, records")
+    check = commands.add_parser("check", help="do source, raw store, catalogue and index agree, per library?",
+                                description="Ask each library's server (or export folder) what it holds now and "
+                                            "compare with the raw store, the catalogue and the index. Exit code 1 "
+                                            "when anything differs; the output says what and what to run.")
+    check.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids (default: every enabled one)")
 
     quality = commands.add_parser("quality", help="what was repaired, doubted or rejected, per library",
                                   description="Print each library's quality report: encoding repairs, warnings, "
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
                 "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve, "run": cmd_run,
-                "scheduler": cmd_run, "status": cmd_status}[args.command](config, args)
+                "scheduler": cmd_run, "status": cmd_status, "check": cmd_check}[args.command](config, args)
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -232,6 +237,21 @@ def cmd_run(config, args) -> int:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt  # `kill` stops the service the way Ctrl-C does: jobs and locks let go
+
+
+def cmd_check(config, args) -> int:
+    from unionapi.check import check_library, format_check
+    from unionapi.services import Services
+    libraries = [config.library(i) for i in args.libraries] or [
+        lib for lib in config.libraries.values() if lib.enabled]
+    services = Services.open(config, read_only=True)
+    try:
+        reports = [check_library(services, library) for library in libraries]
+    finally:
+        services.close()
+    for report in reports:
+        print(format_check(report))
+    return 0 if all(report["ok"] for report in reports) else 1
 
 
 def cmd_status(config, args) -> int:
