@@ -1,0 +1,57 @@
+"""Faults with real peers: afterwards source, raw store, catalogue and index reconcile exactly."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from tests.conftest import REPO, free_port, write_config
+from unionapi.demo.network import DEMO_SEED, generate_network, save_records
+from unionapi.demo.provider import start_provider
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def unioncat(config_dir, *args):
+    return subprocess.run([sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), *args], cwd=REPO,
+                          env=ENV, capture_output=True, text=True, timeout=300)
+
+
+def test_provider_killed_mid_listing_and_restarted(tmp_path):
+    records = generate_network(DEMO_SEED, total_records=1000)["tv-tinh"]
+    save_records(tmp_path / "tinh.jsonl", records)
+    port = free_port()
+    config_dir = write_config(tmp_path / "config", [{
+        "id": "tv-tinh", "name": "Thư viện tỉnh", "kind": "provincial", "protocol": "oai",
+        "endpoint": f"http://127.0.0.1:{port}/oai", "metadata_prefix": "oai_dc"}])
+    raw = config_dir / "data" / "raw.sqlite3"
+    provider = start_provider(tmp_path / "tinh.jsonl", port=port, page_size=10, formats="oai_dc", delay=0.05)
+    harvest = subprocess.Popen([sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), "harvest"],
+                               cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    stored = 0
+    while time.monotonic() < deadline and stored < 100:
+        time.sleep(0.05)
+        if raw.exists():
+            try:
+                stored = sqlite3.connect(raw).execute("SELECT count(*) FROM raw_records").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    provider.proc.send_signal(signal.SIGKILL)  # the library's server dies in the middle of the listing
+    provider.proc.wait(10)
+    provider.stop()
+    _, errors = harvest.communicate(timeout=120)
+    assert harvest.returncode == 1 and "cannot reach" in errors
+    assert unioncat(config_dir, "check").returncode == 1  # the source is down: not consistent
+
+    with start_provider(tmp_path / "tinh.jsonl", port=port, page_size=10, formats="oai_dc"):
+        again = unioncat(config_dir, "harvest")
+        assert again.returncode == 0, again.stderr
+        assert "resumed harvest" in again.stderr
+        check = unioncat(config_dir, "check")
+        assert check.returncode == 0 and "consistent" in check.stdout, check.stdout
+        live = sum(not r.deleted for r in records)
+        assert f"source {live}, raw store {live}" in check.stdout
