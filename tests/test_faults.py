@@ -55,3 +55,44 @@ def test_provider_killed_mid_listing_and_restarted(tmp_path):
         assert check.returncode == 0 and "consistent" in check.stdout, check.stdout
         live = sum(not r.deleted for r in records)
         assert f"source {live}, raw store {live}" in check.stdout
+
+
+def test_killed_rebuild_leaves_a_whole_catalogue_and_a_serving_index(tmp_path, api_server):
+    generated = generate_network(DEMO_SEED, total_records=2400)
+    libraries = []
+    providers = []
+    for library_id in ("tv-tinh", "tv-kim-son"):
+        save_records(tmp_path / f"{library_id}.jsonl", generated[library_id])
+        providers.append(start_provider(tmp_path / f"{library_id}.jsonl", port=0, formats="marc21,oai_dc"))
+        libraries.append({"id": library_id, "name": library_id, "kind": "district", "protocol": "oai",
+                          "endpoint": providers[-1].url, "metadata_prefix": "marc21"})
+    config_dir = write_config(tmp_path / "config", libraries)
+    try:
+        assert unioncat(config_dir, "harvest").returncode == 0
+        server = api_server(config_dir)
+        before = server.get("/api/search", size=1).json()["total"]
+        hits = server.get("/api/search", q="truyen kieu").json()["hits"]
+        for stage in ("normalized 1000 of", "deduplicating", "indexing"):
+            rebuild = subprocess.Popen([sys.executable, "-m", "unionapi.cli", "--config", str(config_dir), "index",
+                                        "--rebuild"], cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True)
+            seen = ""
+            for line in rebuild.stderr:
+                seen += line
+                if stage in line:
+                    rebuild.send_signal(signal.SIGKILL)
+                    break
+            rebuild.wait(30)
+            assert rebuild.returncode == -signal.SIGKILL, f"the rebuild ended before '{stage}': {seen}"
+            # what patrons see is whole: the same entries, every record page answers
+            time.sleep(1.1)  # the API picks up index commits within a second
+            assert server.get("/api/search", size=1).json()["total"] == before
+            for hit in hits:
+                entry = server.get(hit["url"])
+                assert entry.status_code == 200 and entry.json()["members"], stage
+        assert unioncat(config_dir, "index", "--rebuild").returncode == 0
+        check = unioncat(config_dir, "check")
+        assert check.returncode == 0, check.stdout
+    finally:
+        for provider in providers:
+            provider.stop()

@@ -115,13 +115,14 @@ class Catalogue(SQLiteFile):
         row = self.db.execute("SELECT seq FROM cursors WHERE name = 'normalize'").fetchone()
         return row[0] if row else 0
 
-    def reset(self) -> None:
-        """Forget everything normalized (the raw store is untouched): the next run re-normalizes all."""
+    def rewind(self) -> None:
+        """Normalize everything again from the raw store, record by record, in place.
+
+        Nothing is deleted first: until each record's new version is written, its old one stays
+        visible, so a rebuild that is killed half-way leaves a whole catalogue, never an empty one.
+        """
         with self.transaction() as db:
-            for statement in ("DELETE FROM records", "DELETE FROM rejected", "DELETE FROM cursors",
-                              "DELETE FROM record_issues", "DELETE FROM dedup_queue",
-                              "UPDATE entries SET dirty = 1 WHERE dirty = 0"):
-                db.execute(statement)
+            db.execute("DELETE FROM cursors WHERE name = 'normalize'")
 
     def dirty_entries(self) -> list[tuple[str, int]]:
         """(entry id, change stamp) pairs still to be written to the index."""

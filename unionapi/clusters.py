@@ -99,8 +99,7 @@ class Clusters:
             affected = [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
             with self.catalogue.transaction() as db:
                 db.execute("DELETE FROM match_keys")
-                db.execute("DELETE FROM dedup_queue")
-                db.execute("DELETE FROM edges")
+                db.execute("DELETE FROM dedup_queue")  # (edges are replaced entry by entry when written)
             self._index_keys(affected, constraints)
         else:
             queued = [r[0] for r in self.db.execute("SELECT record_id FROM dedup_queue ORDER BY record_id")]

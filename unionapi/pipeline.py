@@ -128,7 +128,7 @@ def update_catalogue(services, rebuild: bool = False) -> None:
     from harvester.locks import hold
     with hold(services.locks_dir, "pipeline", wait_s=3600):
         if rebuild:
-            services.catalogue.reset()
+            services.catalogue.rewind()
         normalize_changes(services.config, services.raw, services.catalogue)
         deduplicate_changes(services.config, services.catalogue, rebuild=rebuild)
         index_changes(services.catalogue, services.engine, rebuild=rebuild)

@@ -121,6 +121,8 @@ def index_body(shards: int = 1, building: bool = False) -> dict:
             "number_of_shards": shards,
             "auto_expand_replicas": "0-1",  # a single node stays green; a cluster keeps one replica
             "refresh_interval": "-1" if building else "1s",
+            # while a rebuild fills it nobody reads it, and a crash just fails the rebuild: fsync in the background
+            "translog": {"durability": "async" if building else "request"},
             "max_result_window": 10_000,
         }, "analysis": ANALYSIS},
         "mappings": MAPPING,
@@ -416,7 +418,8 @@ class ClusterEngine:
         self._create_index(new, building=True)
         try:
             self._bulk(new, self._operations(documents, []))
-            self._call("PUT", f"/{new}/_settings", body={"index": {"refresh_interval": "1s"}})
+            self._call("PUT", f"/{new}/_settings", body={"index": {"refresh_interval": "1s",
+                                                                    "translog": {"durability": "request"}}})
             self._call("POST", f"/{new}/_refresh")
             self._call("GET", f"/_cluster/health/{new}", params={"wait_for_status": "yellow"})  # server default: 30 s
             old = self._indexes_behind_alias()
