@@ -20,7 +20,7 @@ from unionapi.auth import require_token
 from unionapi.metrics import Metrics
 from unionapi.pipeline import clusters_for, index_changes, update_catalogue
 from unionapi.scheduler import next_runs, reload, start_harvest
-from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, entry_document, summary
+from unionapi.search import MAX_RESULT_WINDOW, SearchRequest, SearchUnavailable, entry_document, summary
 from unionapi.quality import quality_report
 from unionapi.services import Services
 
@@ -50,6 +50,10 @@ def create_app(services: Services, scheduler=None) -> Flask:
     @app.errorhandler(BadRequest)
     def bad_request(exc: BadRequest):
         return jsonify(error="bad_request", message=exc.message), 400
+
+    @app.errorhandler(SearchUnavailable)
+    def search_down(exc: SearchUnavailable):
+        return jsonify(error="search_unavailable", message=str(exc)), 503
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

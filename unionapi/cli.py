@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from config import ConfigError, load_config
+from unionapi.search import SearchUnavailable
 
 log = logging.getLogger("unioncat")
 
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
+    except SearchUnavailable as exc:
+        print(f"unioncat: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("unioncat: interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         return 130

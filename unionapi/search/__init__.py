@@ -23,6 +23,10 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+class SearchUnavailable(RuntimeError):
+    """The search cluster does not answer (or keeps refusing work): nothing is lost, index again later."""
+
+
 @dataclass
 class SearchRequest:
     q: str = ""

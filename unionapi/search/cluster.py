@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from unionapi.search import YEAR_BUCKETS, SearchRequest, SearchResult, summary
+from unionapi.search import YEAR_BUCKETS, SearchRequest, SearchResult, SearchUnavailable, summary
 
 log = logging.getLogger("unioncat.search")
 
@@ -43,10 +43,6 @@ FACET_SIZE = 30
 # the same weights as the embedded engine, so both rank alike
 BOOSTS = {"titles": 4.0, "titles.exact": 3.0, "authors": 2.0, "authors.exact": 1.5, "all.exact": 1.0,
           "titles_phrase": 4.0}
-
-
-class SearchUnavailable(RuntimeError):
-    """The cluster does not answer (or keeps refusing work): nothing is lost, index again later."""
 
 
 class SearchIndexError(RuntimeError):
