@@ -103,6 +103,19 @@ def _record_item(record: etree._Element, record_format: str) -> dict:
     return item
 
 
+def _read_response(verb: str, data: bytes):
+    """(root element, "code: message" of an OAI error or None) of a small response like Identify."""
+    cleaned, _ = strip_illegal_xml(data)
+    try:
+        root = etree.fromstring(cleaned, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise HarvestError(f"{verb}: the response is not well-formed XML: {exc}") from None
+    error = root.find("{*}error")
+    if error is None:
+        return root, None
+    return root, f"{error.get('code')}: {(error.text or '').strip()}"
+
+
 def _text(element) -> str | None:
     return element.text.strip() if element is not None and element.text else None
 
@@ -166,15 +179,9 @@ class OAIHarvester:
         self.after_page = after_page  # called with the page number after each stored page (tests, progress)
 
     def identify(self) -> dict:
-        response = self.client.harvest(verb="Identify")
-        cleaned, _ = strip_illegal_xml(response.http_response.content)
-        try:
-            root = etree.fromstring(cleaned, _PARSER)
-        except etree.XMLSyntaxError as exc:
-            raise HarvestError(f"Identify: the response is not well-formed XML: {exc}") from None
-        error = root.find("{*}error")
-        if error is not None:
-            raise HarvestError(f"Identify: OAI error {error.get('code')}: {(error.text or '').strip()}")
+        root, error = _read_response("Identify", self.client.harvest(verb="Identify").http_response.content)
+        if error:
+            raise HarvestError(f"Identify: OAI error {error}")
         identify = root.find("{*}Identify")
         if identify is None:
             raise HarvestError("Identify: the response holds no <Identify> element")
@@ -192,17 +199,11 @@ class OAIHarvester:
         found: set[str] = set()
         seen_tokens: set[str] = set()
         while True:
-            data = self.client.harvest(**params).http_response.content
-            cleaned, _ = strip_illegal_xml(data)
-            try:
-                root = etree.fromstring(cleaned, _PARSER)
-            except etree.XMLSyntaxError as exc:
-                raise HarvestError(f"ListIdentifiers: the response is not well-formed XML: {exc}") from None
-            error = root.find("{*}error")
-            if error is not None:
-                if error.get("code") == "noRecordsMatch":
-                    return found
-                raise HarvestError(f"ListIdentifiers: OAI error {error.get('code')}: {(error.text or '').strip()}")
+            root, error = _read_response("ListIdentifiers", self.client.harvest(**params).http_response.content)
+            if error and error.startswith("noRecordsMatch"):
+                return found
+            if error:
+                raise HarvestError(f"ListIdentifiers: OAI error {error}")
             listing = root.find("{*}ListIdentifiers")
             for header in listing.iterfind("{*}header") if listing is not None else ():
                 if header.get("status") != "deleted" and _text(header.find("{*}identifier")):
