@@ -131,12 +131,17 @@ class Clusters:
 
     def _candidates(self, record_id: str) -> set[str]:
         """Records sharing a blocking key with this one, ignoring keys too common to mean anything."""
-        found: set[str] = set()
-        for (key,) in self.db.execute("SELECT key FROM match_keys WHERE record_id = ?", (record_id,)).fetchall():
-            rows = self.db.execute("SELECT record_id FROM match_keys WHERE key = ? LIMIT ?",
-                                   (key, MAX_KEY_SIZE + 1)).fetchall()
-            if len(rows) <= MAX_KEY_SIZE:
-                found.update(r[0] for r in rows)
+        db = self.db
+        keys = [key for (key,) in db.execute("SELECT key FROM match_keys WHERE record_id = ?", (record_id,))]
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        useful = [key for key, size in db.execute(
+            f"SELECT key, count(*) FROM match_keys WHERE key IN ({marks}) GROUP BY key", keys) if size <= MAX_KEY_SIZE]
+        if not useful:
+            return set()
+        found = {row[0] for row in db.execute(
+            f"SELECT DISTINCT record_id FROM match_keys WHERE key IN ({','.join('?' * len(useful))})", useful)}
         found.discard(record_id)
         return found
 
