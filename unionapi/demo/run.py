@@ -109,8 +109,8 @@ def run_demo(args) -> int:
         if args.no_serve:
             return 0
         base = f"http://127.0.0.1:{args.port}"
-        print(f"\nunioncat demo is running: {base}/api/search?q=truyen+kieu\n"
-              f"  libraries: {base}/api/libraries   API description: {base}/api/openapi.json\n"
+        print(f"\nunioncat demo is running: {base}/  (search: {base}/search?q=truyen+kieu)\n"
+              f"  JSON API: {base}/api/search?q=truyen+kieu   description: {base}/api/openapi.json\n"
               f"Press Ctrl-C to stop.\n", flush=True)
         serve_forever(services, "127.0.0.1", args.port)
     return 0
