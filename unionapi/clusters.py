@@ -175,12 +175,13 @@ class Clusters:
         doubtful: list[tuple[str, str, object]] = []
         for record_id in record_ids:
             placed = sorted(other for other in self._candidates(record_id) & inside if other in cluster_of)
-            records.ensure([record_id, *placed, *(m for other in placed for m in clusters[cluster_of[other]])])
+            touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
+            records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
             record = records[record_id]
             verdicts, twins = {}, {}
             for other in placed:
                 # copies of a popular book catalogued identically get the same verdict: compare once
-                signature = _signature(records[other])
+                signature = records.signature(other)
                 if signature not in twins:
                     twins[signature] = compare(record, records[other], constraints.blocked)
                 verdicts[other] = twins[signature]
@@ -386,6 +387,7 @@ class _PreparedCache:
     def __init__(self, catalogue: Catalogue, limit: int = 100_000):
         self.catalogue, self.limit = catalogue, limit
         self.items: "OrderedDict[str, object]" = OrderedDict()
+        self.signatures: dict[str, tuple] = {}
 
     def ensure(self, record_ids) -> None:
         items = self.items
@@ -395,7 +397,15 @@ class _PreparedCache:
         for record_id, record in self.catalogue.load(list(dict.fromkeys(missing))).items():
             items[record_id] = prepare(record)
         while len(items) > self.limit:
-            items.popitem(last=False)
+            gone, _ = items.popitem(last=False)
+            self.signatures.pop(gone, None)
+
+    def signature(self, record_id: str) -> tuple:
+        """The record's comparison signature, computed once while it is cached."""
+        found = self.signatures.get(record_id)
+        if found is None:
+            found = self.signatures[record_id] = _signature(self[record_id])
+        return found
 
     def __getitem__(self, record_id: str):
         if record_id not in self.items:
