@@ -179,7 +179,11 @@ class Clusters:
         clusters: list[list[str]] = []
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
-        for record_id in _in_chunks(record_ids, records, constraints, self._insert_keys if keys_as_we_go else None):
+        started = time.monotonic()
+        for done, record_id in enumerate(
+                _in_chunks(record_ids, records, constraints, self._insert_keys if keys_as_we_go else None), start=1):
+            if done % 50_000 == 0:
+                log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
             placed = sorted(other for other in self._candidates(record_id) & inside if other in cluster_of)
             touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
             records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
