@@ -157,6 +157,15 @@ class Catalogue(SQLiteFile):
         row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
         return row[0] if row else None
 
+    def entries_without_records(self, entry_ids: list[str]) -> list[str]:
+        """Which of these entries lost their last record (to be removed from the index)."""
+        with_records = set()
+        for start in range(0, len(entry_ids), 500):
+            chunk = entry_ids[start:start + 500]
+            with_records |= {r[0] for r in self.db.execute(
+                f"SELECT DISTINCT entry_id FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk)}
+        return [entry_id for entry_id in entry_ids if entry_id not in with_records]
+
     def members_of(self, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
         found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
         for start in range(0, len(entry_ids), 500):

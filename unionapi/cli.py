@@ -285,7 +285,7 @@ def cmd_status(config, args) -> int:
 
 def cmd_serve(config, args) -> int:
     from unionapi.services import Services
-    services = Services.open(config, read_only=True)
+    services = Services.open(config)  # not read-only: cataloguers' decisions and admin actions write
     services.config_dir, services.sources_file = args.config, args.sources
     host = args.host or config.settings.api_host
     port = args.port or config.settings.api_port

@@ -93,17 +93,24 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
         return 0
     log.info("indexing %d changed entries%s", len(dirty), " (full rebuild)" if rebuild else "")
     started = time.monotonic()
-    documents, removed = [], []
-    for start in range(0, len(dirty), BATCH):
-        chunk = [entry_id for entry_id, _ in dirty[start:start + BATCH]]
-        for entry_id, members in catalogue.members_of(chunk).items():
-            if members:
-                documents.append(entry_document(entry_id, members))
-            else:
-                removed.append(entry_id)
-    engine.write(documents, removed, replace_all=rebuild)
+    removed = catalogue.entries_without_records([entry_id for entry_id, _ in dirty])
+    written = 0
+
+    def documents():
+        """Built batch by batch as the engine takes them, so a national rebuild does not hold them all."""
+        nonlocal written
+        for start in range(0, len(dirty), BATCH):
+            chunk = [entry_id for entry_id, _ in dirty[start:start + BATCH]]
+            for entry_id, members in catalogue.members_of(chunk).items():
+                if members:
+                    written += 1
+                    yield entry_document(entry_id, members)
+            if start and start % (BATCH * 50) == 0:
+                log.info("indexed %d of %d entries", start, len(dirty))
+
+    engine.write(documents(), removed, replace_all=rebuild)
     catalogue.mark_clean(dirty)
-    log.info("indexed %d entries, removed %d, in %.1f s", len(documents), len(removed), time.monotonic() - started)
+    log.info("indexed %d entries, removed %d, in %.1f s", written, len(removed), time.monotonic() - started)
     return len(dirty)
 
 

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Iterable
 
 import tantivy
 
@@ -46,7 +47,7 @@ class EmbeddedEngine:
         self._reload_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------------
-    def write(self, documents: list[dict], deleted_ids: list[str], replace_all: bool = False) -> None:
+    def write(self, documents: Iterable[dict], deleted_ids: Iterable[str], replace_all: bool = False) -> None:
         """Upsert and delete entries in one commit: searchers see all of it or none of it."""
         writer = self.index.writer(heap_size=128_000_000, num_threads=1)
         try:
