@@ -23,7 +23,6 @@ from harvester.rawstore import HarvestError, HarvestResult, RawStore
 
 log = logging.getLogger("unioncat.harvest")
 
-OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 # Characters XML 1.0 forbids, raw or as character references; real providers send them.
 _ILLEGAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 _ILLEGAL_REFS = re.compile(rb"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .dates import best_year, parse_year
+from .dates import best_year
 from .encodings import _BEYOND_8BIT, repair_entry, repair_values
 from .ids import normalize_isbn, normalize_issn
 from .marc import MarcRecord
@@ -86,12 +86,6 @@ def _join_title(subfields, codes="abnp") -> str:
 # --- years and pages -----------------------------------------------------------------------------
 
 _PAGES = re.compile(r"(\d+)\s*(?:pages|page|pp\.?|p\.?|trang|tr\.?|leaves|tờ)(?!\w)", re.IGNORECASE)
-
-
-def year_from_text(text: str | None) -> int | None:
-    """First plausible year in free text ("c2019", "[2019]", "Năm 2005"); "199?" / "201-?" -> decade.
-    Kept for callers that want no confidence: see dates.parse_year."""
-    return parse_year(text)[0]
 
 
 def pages_from_extent(text: str | None) -> int | None:

@@ -223,7 +223,7 @@ def cmd_run(config, args) -> int:
     services.config_dir, services.sources_file = args.config, args.sources
     scheduler = start(services)
     signal.signal(signal.SIGHUP, lambda *_: reload(services, scheduler, args.config, args.sources))
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     log.info("scheduler started: %d jobs for %d libraries (up to %d harvests at once)", len(scheduler.get_jobs()),
              sum(lib.enabled for lib in config.libraries.values()), config.settings.max_parallel_harvests)
     try:
@@ -239,7 +239,7 @@ def cmd_run(config, args) -> int:
     return 0
 
 
-def _interrupt(signum, frame):
+def interrupt(signum, frame):
     raise KeyboardInterrupt  # `kill` stops the service the way Ctrl-C does: jobs and locks let go
 
 

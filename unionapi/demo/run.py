@@ -77,16 +77,12 @@ def start_source(library, data_file: Path, data_dir: Path):
     return _Nothing()
 
 
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run_demo(args) -> int:
-    from unionapi.cli import serve_forever
+    from unionapi.cli import interrupt, serve_forever
     from unionapi.pipeline import harvest_and_update
     from unionapi.services import Services
 
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` must stop the demo's servers too
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` must stop the demo's servers too
     config = demo_config(Path(args.config) if args.config else None)
     data_dir = Path(config.settings.data_dir)
     data_files = write_provider_data(data_dir / "providers", args.records)
