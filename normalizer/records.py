@@ -89,13 +89,16 @@ class CanonicalRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CanonicalRecord":
-        known = {f.name for f in fields(cls)}
+        known = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, frozenset(f.name for f in fields(cls)))
         values = {k: v for k, v in data.items() if k in known}
         values["authors"] = [Author(**a) for a in values.get("authors", [])]
         values["holdings"] = [Holding(**h) for h in values.get("holdings", [])]
         if "year_confidence" not in values:  # stored before the field existed: we cannot tell how
             values["year_confidence"] = "none" if values.get("year") is None else "inferred"
         return cls(**values)
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}  # what from_dict accepts, worked out once per class
 
 
 class RejectedRecord(ValueError):

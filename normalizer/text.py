@@ -23,9 +23,20 @@ def exact(text: str) -> str:
     return nfc(text).casefold()
 
 
+class _FoldTable(dict):
+    """Per-character folding, worked out the first time a character is seen (str.translate asks)."""
+
+    def __missing__(self, char: int) -> str:
+        decomposed = unicodedata.normalize("NFD", chr(char).casefold())
+        self[char] = folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_EXTRA_FOLDS)
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lower-case, ``đ`` -> ``d``, all combining marks removed, NFC, whitespace collapsed."""
     # Marks go first, then the letters NFD keeps whole: "Ǽ" -> "æ" + mark -> "ae" (idempotent).
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_EXTRA_FOLDS)
-    return nfc(stripped)
+    # Character by character through a table: folding is on the path of every key and query.
+    return nfc(text.translate(_FOLD_TABLE))

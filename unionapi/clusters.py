@@ -15,6 +15,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, fields, replace
 
 from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare
+from normalizer.text import fold
 from unionapi.catalogue import Catalogue, entry_id_for
 
 log = logging.getLogger("unioncat.dedup")
@@ -165,7 +166,7 @@ class Clusters:
         return sorted(existing)
 
     def _recluster(self, record_ids: list[str], constraints: Constraints, keys_as_we_go: bool = False) -> int:
-        """Greedy clustering in id order (deterministic, so a rebuild gives the same entries).
+        """Greedy clustering in a fixed order (deterministic, so a rebuild gives the same entries).
 
         ``keys_as_we_go`` (a rebuild): blocking keys are written chunk by chunk just before the chunk
         is placed — a record only ever joins records placed before it, so later keys are not needed
@@ -173,6 +174,7 @@ class Clusters:
         """
         if not record_ids:
             return 0
+        record_ids = self._matching_order(record_ids)
         records = _PreparedCache(self.catalogue)
         inside = set(record_ids)
         cluster_of: dict[str, int] = {}
@@ -188,13 +190,7 @@ class Clusters:
             touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
             records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
             record = records[record_id]
-            verdicts, twins = {}, {}
-            for other in placed:
-                # copies of a popular book catalogued identically get the same verdict: compare once
-                signature = records.signature(other)
-                if signature not in twins:
-                    twins[signature] = compare(record, records[other], constraints.blocked)
-                verdicts[other] = twins[signature]
+            verdicts = {other: records.verdict(record_id, other, constraints.blocked) for other in placed}
             joined, held_back = None, {}
             for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
                 if verdict.decision != "same" or joined is not None:
@@ -227,6 +223,16 @@ class Clusters:
         self._apply_merges(constraints, cluster_of, clusters, edges)
         self._write(record_ids, clusters, edges, doubtful)
         return sum(1 for members in clusters if members)
+
+    def _matching_order(self, record_ids: list[str]) -> list[str]:
+        """Folded title, then id: copies of one book come one after another, so the records a
+        record is compared with were just read (a national rebuild reads each record about once),
+        and the order is the same for a rebuild and for the incremental path."""
+        titles = {}
+        for _, ids in _chunks(record_ids):
+            titles.update(self.db.execute(f"SELECT id, json_extract(data, '$.title') FROM records"
+                                          f" WHERE id IN ({','.join('?' * len(ids))})", ids))
+        return sorted(titles, key=lambda record_id: (fold(titles[record_id] or ""), record_id))
 
     def _source_taken(self, record, members: list[str], records) -> bool:
         """One record per source per entry, unless the source is configured otherwise."""
@@ -381,40 +387,62 @@ _PREPARED_FIELDS = tuple(f.name for f in fields(Prepared) if f.name not in ("rec
 
 
 def _signature(p) -> tuple:
-    """Everything compare() reads from a record except its identity."""
+    """Everything compare() decides on, in compared form: two copies of a book catalogued alike
+    ("Nxb. Kim Đồng" or "Kim Đồng", NFD or NFC) get the same verdict against any third record."""
     r = p.record
-    return (*(getattr(p, name) for name in _PREPARED_FIELDS), r.title, r.year, r.pages, r.material_type,
-            r.publisher, r.edition)
+    return (*(getattr(p, name) for name in _PREPARED_FIELDS), fold(r.title or ""), r.year, r.pages,
+            r.material_type)
 
 
 class _PreparedCache:
-    """Records prepared for comparison, loaded on demand, the oldest loaded forgotten first.
+    """Records prepared for comparison, loaded on demand, the least recently used forgotten first;
+    and verdicts between comparison signatures, so the copies of a popular book held by two
+    hundred libraries are not compared two hundred times over.
 
     A full rebuild walks every record once; keeping them all would need gigabytes at a
     national scale, while the records compared at any moment are few.
     """
 
-    def __init__(self, catalogue: Catalogue, limit: int = 100_000):
-        self.catalogue, self.limit = catalogue, limit
+    def __init__(self, catalogue: Catalogue, limit: int = 100_000, verdict_limit: int = 200_000):
+        self.catalogue, self.limit, self.verdict_limit = catalogue, limit, verdict_limit
         self.items: "OrderedDict[str, object]" = OrderedDict()
-        self.signatures: dict[str, tuple] = {}
+        self.signature_of: dict[str, int] = {}
+        self.signature_ids: dict[tuple, int] = {}
+        self.verdicts: dict[tuple[int, int], object] = {}
 
     def ensure(self, record_ids) -> None:
         items = self.items
-        missing = [record_id for record_id in record_ids if record_id not in items]
+        missing = []
+        for record_id in record_ids:
+            if record_id in items:
+                items.move_to_end(record_id)
+            else:
+                missing.append(record_id)
         if not missing:
             return
         for record_id, record in self.catalogue.load(list(dict.fromkeys(missing))).items():
             items[record_id] = prepare(record)
         while len(items) > self.limit:
             gone, _ = items.popitem(last=False)
-            self.signatures.pop(gone, None)
+            self.signature_of.pop(gone, None)
 
-    def signature(self, record_id: str) -> tuple:
-        """The record's comparison signature, computed once while it is cached."""
-        found = self.signatures.get(record_id)
+    def signature(self, record_id: str) -> int:
+        """A small number standing for the record's comparison signature."""
+        found = self.signature_of.get(record_id)
         if found is None:
-            found = self.signatures[record_id] = _signature(self[record_id])
+            signature = _signature(self[record_id])
+            found = self.signature_of[record_id] = self.signature_ids.setdefault(signature, len(self.signature_ids))
+        return found
+
+    def verdict(self, a: str, b: str, blocked):
+        """compare(a, b) for deciding (its reasons may name another copy with the same signature)."""
+        x, y = self.signature(a), self.signature(b)
+        key = (x, y) if x <= y else (y, x)
+        found = self.verdicts.get(key)
+        if found is None:
+            found = self.verdicts[key] = compare(self[a], self[b], blocked)
+            if len(self.verdicts) >= self.verdict_limit or len(self.signature_ids) >= self.verdict_limit:
+                self.verdicts.clear(), self.signature_ids.clear(), self.signature_of.clear()  # start afresh
         return found
 
     def __getitem__(self, record_id: str):
