@@ -3,8 +3,9 @@
 Three steps, all pure (no I/O, no state between calls):
 
 * :func:`blocking_keys` — a handful of cheap keys per record (ISBN, shared 035 number, folded
-  title + author token, folded title + year). Only records sharing a key are ever compared, so the
-  cost grows with the number of records, not with its square. Folding is used *only* here.
+  title + author token, folded title + year, last title words + year). Only records sharing a
+  key are ever compared, so the cost grows with the number of records, not with its square.
+  Folding is used *only* here.
 * :func:`compare` — an explicit, explainable decision for one pair: vetoes first (anything that
   proves two different books), then a small sum of evidence points. Every rule that fired is in
   ``Verdict.reasons``; the fields that differ are in ``Verdict.differing``.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from types import MappingProxyType
@@ -38,10 +40,12 @@ POINTS = {
     "id shared": 40,          # a valid ISBN-13 or a shared 035 system number
     "title exact": 30,        # equal after NFC, case, punctuation and tone placement
     "title near": 25,         # within TITLE_EDITS of each other, no word differing in marks only
-    "title partial": 20,      # one lacks the subtitle / is cut short; or one has no diacritics
+    "title partial": 20,      # one lacks the subtitle / is cut short / adds a few words; or
+                              # one has no diacritics
     "authors agree": 20,      # every author of the shorter list matches, lists of like length
     "authors agree 2+": 25,   # ... and at least two people match: rare by chance
-    "authors mostly": 15,     # two or more match, and at least 60% of the longer list
+    "authors mostly": 15,     # two or more match, and at least 60% of the longer list or
+                              # all of the shorter (main authors vs every contributor)
     "authors partial": 5,     # some match, many do not (1 of 7: a column with a new guest each time)
     "authors one side": -5,   # only one record names authors
     "year equal": 10,
@@ -57,6 +61,8 @@ DOUBTFUL_AT = 35
 TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
 MAX_PAGE_DIFF = 10
+TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the other (_words_close)
+TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 
 
 @dataclass(frozen=True)
@@ -106,18 +112,27 @@ def tone_normalize(text: str) -> str:
     return _TONE_RE.sub(lambda m: _TONE_SWAP[m.group(1)], text)
 
 
+class _PunctTable(dict):
+    """Punctuation, symbols, spaces and controls -> space; apostrophes dropped; worked out per
+    character the first time it is seen (str.translate asks), as every comparison needs it."""
+
+    def __missing__(self, char: int) -> str:
+        ch = chr(char)
+        self[char] = out = "" if ch in "'’ʼ`" else " " if unicodedata.category(ch)[0] in "PSZC" else ch
+        return out
+
+
+_PUNCT = _PunctTable()
+
+
 def _strip_punct(text: str, keep: str = "") -> str:
-    """Punctuation and symbols -> space, apostrophes dropped ("scientist's" ~ "scientists")."""
-    out = []
-    for ch in text:
-        if ch in "'’ʼ`":
-            continue
-        if ch in keep:
-            out.append(ch)
-            continue
-        cat = unicodedata.category(ch)
-        out.append(" " if cat[0] in "PSZC" else ch)
-    return " ".join("".join(out).split())
+    """Punctuation and symbols -> space, apostrophes dropped ("scientist's" ~ "scientists");
+    ``keep``: one character to leave alone ("?" in names, a letter lost in a bad conversion)."""
+    if keep:
+        text = keep.join(part.translate(_PUNCT) for part in text.split(keep))
+    else:
+        text = text.translate(_PUNCT)
+    return " ".join(text.split())
 
 
 def _norm(text: str) -> str:
@@ -309,11 +324,23 @@ Recordish = Union[CanonicalRecord, Prepared]
 # --------------------------------------------------------------------------- blocking
 
 
+def _tail(words: list[str]) -> str:
+    """The last words of a title, at least TAIL_WORDS of them and TAIL_LETTERS letters: typos,
+    spelling variants and prefixes ("Tutorial on", "Microsoft") mostly hit the first words."""
+    n, letters = 0, 0
+    while n < len(words) and (n < TAIL_WORDS or letters < TAIL_LETTERS):
+        n += 1
+        letters += len(words[-n])
+    return " ".join(words[-n:])
+
+
 def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     """Candidate keys; two records are compared only when they share one.
 
     ``isbn:<13>`` (unless blocked), ``sys:(org)number`` (035 with an organisation prefix),
-    ``ta:<first 4 title words>|<a word of an author's name>`` and ``ty:<main title>|<year>``.
+    ``ta:<first 4 title words>|<a word of an author's name>``, ``ty:<main title>|<year>`` and
+    ``tl:<last words of the title>|<year>`` (when those are not the main title already). Titles
+    with a bracketed remark ("(panel session)") also get their keys without it.
     Folded (no marks), so that "Truyện Kiều" and "Truyen Kieu" at least get compared.
     """
     p = prepare(record)
@@ -321,16 +348,23 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     keys = {f"isbn:{i}" for i in p.isbns if not blocked.blocks(i, rec.title)}
     keys.update(f"sys:{s}" for s in p.sysnums)
     words = fold(p.title).split()
-    if words:
-        head = " ".join(words[:4])
-        for person in p.authors[:6]:  # sources list co-authors in different orders
-            for tok in person:
-                if len(tok) > 1 and "?" not in tok:
-                    keys.add(f"ta:{head}|{fold(tok)}")
-        if rec.year:
-            keys.add(f"ty:{fold(p.main)}|{rec.year}")
-        if not p.authors and not rec.year:
-            keys.add(f"t:{fold(p.main)}")
+    if not words:
+        return keys
+    heads = {" ".join(words[:4])}
+    bare = fold(p.bare).split() if p.bare != p.title else []
+    if bare:
+        heads.add(" ".join(bare[:4]))
+    tokens = {fold(tok) for person in p.authors[:6] for tok in person  # co-authors come in any order
+              if len(tok) > 1 and "?" not in tok}
+    keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
+    main = fold(p.main)
+    if rec.year:
+        keys.add(f"ty:{main}|{rec.year}")
+        tail = _tail(bare or words)
+        if tail != main:
+            keys.add(f"tl:{tail}|{rec.year}")
+    if not p.authors and not rec.year:
+        keys.add(f"t:{main}")
     return keys
 
 
@@ -369,6 +403,23 @@ def _word_conflicts(ta: str, tb: str) -> list[tuple[str, str]]:
     return out
 
 
+def _replaced_words(ta: str, tb: str) -> tuple[str, str] | None:
+    """A word with diacritics put in place of an unrelated word in the other title: 'Toán' vs
+    'Văn' in '... môn Toán lớp 9' / '... môn Văn lớp 9' is another book, however close the whole
+    titles are (a Vietnamese syllable is short, so one word is within the edits allowed for
+    typos). A typo stays within a third of the word's letters; words split or joined compare
+    joined. Words without marks on both sides are left to the edit count ('foruth' ~ 'fourth')."""
+    wa, wb = ta.split(), tb.split()
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op == "replace":
+            x, y = "".join(wa[i1:i2]), "".join(wb[j1:j2])
+            if x.isascii() and y.isascii():
+                continue  # 'jobs' / 'joins', 'an' / 'its': left to the edit count
+            if edit_distance(x, y, max(1, max(len(x), len(y)) // 3)) is None:
+                return " ".join(wa[i1:i2]), " ".join(wb[j1:j2])
+    return None
+
+
 def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
     """(level, reason); level: exact | near | partial | unaccented | conflict | differ."""
     ta, tb = a.title, b.title
@@ -382,19 +433,28 @@ def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
         return "conflict", f"title words differ in diacritics: '{x}' vs '{y}'"
     limit = int(TITLE_EDITS * max(len(ta), len(tb)))
     dist = edit_distance(ta, tb, limit)
+    replaced = _replaced_words(ta, tb) if dist is not None else None
+    if replaced:
+        return "differ", f"titles differ in a word ('{replaced[0]}' vs '{replaced[1]}')"
     if dist is not None:
         if a.numbers != b.numbers:
             if a.numbers and b.numbers:
                 return "conflict", f"numbers in title differ: {_nums(a.numbers)} vs {_nums(b.numbers)}"
             return "partial", f"titles within {dist} edits, but a number is only in one ({_nums(a.numbers)} vs {_nums(b.numbers)})"
         return "near", f"titles within {dist} edits"
-    if (a.bare != ta or b.bare != tb) and a.bare and b.bare and (
-            a.bare == b.bare or edit_distance(a.bare, b.bare, int(TITLE_EDITS * max(len(ta), len(tb))))):
+    if (a.bare != ta or b.bare != tb) and a.bare and b.bare and (a.bare == b.bare or (
+            edit_distance(a.bare, b.bare, int(TITLE_EDITS * max(len(ta), len(tb))))
+            and not _replaced_words(a.bare, b.bare))):
         if a.numbers == b.numbers or not (a.numbers and b.numbers):
             return "near", f"titles agree without bracketed remarks ('{a.bare}')"
     # one record without subtitle, or a title cut short / with noise around it: the shorter
     # must be found whole (as words) in the longer
     if a.has_subtitle and b.has_subtitle and a.main == b.main:
+        n_main = len(a.main.split())
+        sa, sb = ta.split()[n_main:], tb.split()[n_main:]
+        if a.numbers == b.numbers and _words_close(sa, sb, min_shared=3):
+            return "partial", (f"same main title, one subtitle adds words to the other "
+                               f"('{' '.join(sa)}' vs '{' '.join(sb)}')")
         return "differ", f"same main title, different subtitles ('{ta}' vs '{tb}')"
     short, long_ = (a, b) if len(ta) <= len(tb) else (b, a)
     cand = short.title
@@ -408,7 +468,41 @@ def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
         return "partial", f"title '{cand}' found whole in '{long_.title}'"
     if fold(ta) == fold(tb):
         return "unaccented", "titles agree only without diacritics (one record has none)"
+    wa, wb = (a.bare or ta).split(), (b.bare or tb).split()
+    if a.numbers == b.numbers and _words_close(wa, wb, min_shared=TITLE_WORDS_SHARED):
+        return "partial", (f"every word of one title is in the other "
+                           f"('{' '.join(wa)}' vs '{' '.join(wb)}')")
     return "differ", f"titles differ ('{ta}' vs '{tb}')"
+
+
+def _words_close(wa: list[str], wb: list[str], min_shared: int) -> bool:
+    """Every word of the shorter title is in the longer one, in any order, and the longer adds
+    at most TITLE_WORDS_EXTRA words (or a tenth of all): 'Tutorial: X' ~ 'X (tutorial session)'.
+    Nothing may be replaced: 'Kỹ thuật nuôi lợn thịt' / '... lợn nái' and 'đề thi môn Toán' /
+    '... môn Văn' are other books. Only a word typed without marks, of 8 letters or more, may
+    stand one edit from its counterpart ('algorithm' ~ 'algorithms', never a Vietnamese
+    syllable)."""
+    if len(wa) > len(wb):
+        wa, wb = wb, wa
+    extra = len(wb) - len(wa)
+    if len(wa) < min_shared or extra > max(TITLE_WORDS_EXTRA, (len(wa) + len(wb)) // 10):
+        return False
+    only_a, only_b = Counter(wa) - Counter(wb), Counter(wb) - Counter(wa)
+    if not only_a:
+        return True
+    if sum(only_a.values()) > 2:  # a word or two with a spelling variant, no more
+        return False
+    rest = list(only_b.elements())
+    for w in only_a.elements():
+        if len(w) < 8 or not w.isascii():
+            return False
+        for k, other in enumerate(rest):
+            if len(other) >= 8 and other.isascii() and edit_distance(w, other, 1) is not None:
+                del rest[k]
+                break
+        else:
+            return False
+    return True
 
 
 def _nums_cut(long_: Prepared, cand: str) -> bool:
@@ -455,6 +549,8 @@ def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Every part of the shorter name matches a distinct part of the longer one, at least one
     word in full: 'p. auer' ~ 'Peter Auer', 'Hugo, Victor' ~ 'Victor Hugo'; 'Nguyễn Văn An' is not
     'Nguyễn Văn Bình' (the Vietnamese given name is the last part and must agree)."""
+    if a == b:  # the commonest case, decided without matching part by part
+        return any(len(t) > 1 for t in a)
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     free: list[str | None] = list(long_)
     left, full = [], 0
@@ -500,6 +596,9 @@ def _authors(a: Prepared, b: Prepared) -> tuple[str, int, str]:
         return "agree", n, f"authors agree ({n} of {longer} matched, e.g. {pair})"
     if n >= 2 and n >= 0.6 * longer:
         return "mostly", n, f"authors mostly agree ({n} of {longer} matched, e.g. {pair})"
+    if n >= 2 and n == shorter:  # a record listing the main authors, the other every contributor
+        return "mostly", n, (f"authors of the shorter list all found in the longer ({n} of {longer} "
+                             f"matched, e.g. {pair})")
     return "partial", n, f"authors partly agree ({n} of {longer} matched, e.g. {pair})"
 
 
@@ -518,9 +617,11 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     1. Vetoes (each proves two different books): material type, languages with nothing in
        common (a translation and its original), ISSNs with nothing in common, years two or more
        apart, pages more than 10 apart, different edition numbers, different volume/number in the
-       title, a title word that differs only in its diacritics, titles that differ, authors of
-       whom none match. A shared ISBN/035 number softens a title or author contradiction to
-       "doubtful" (the same ISBN is printed on different books), nothing else.
+       title, a title word that differs only in its diacritics, titles that differ (two subtitles
+       under one main title differ unless one only adds words to the other; titles differ unless
+       one's words are all in the other, in any order), authors of whom none match. A shared
+       ISBN/035 number softens a title or author contradiction to "doubtful" (the same ISBN is
+       printed on different books), nothing else.
     2. Evidence points (POINTS) summed: "same" from SAME_AT, "doubtful" from DOUBTFUL_AT.
     """
     pa, pb = prepare(a), prepare(b)

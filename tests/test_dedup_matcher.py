@@ -293,3 +293,92 @@ def test_compare_is_symmetric(a, b):
 def test_a_record_is_the_same_as_itself(a):
     v = compare(a, a)
     assert v.decision == SAME and readable(v)
+
+
+# --------------------------------------------------------------------------- word-level titles, author lists
+
+
+def test_textbook_subtitles_stay_apart():
+    authors = ["Đoàn Quỳnh", "Nguyễn Huy Đoan", "Phạm Khắc Ban"]
+    teacher = book("a", "Toán 10 : sách giáo viên", authors, publisher="Nxb. Giáo dục", pages=160, year=2006)
+    workbook = book("b", "Toán 10 : sách bài tập", authors, publisher="Nxb. Giáo dục", pages=160, year=2006)
+    pupil = book("c", "Toán 10 : sách giáo khoa", authors, publisher="Nxb. Giáo dục", pages=160, year=2006)
+    for x, y in ((teacher, workbook), (teacher, pupil), (workbook, pupil)):
+        v = compare(x, y)
+        assert v.decision == DIFFERENT, v.reasons
+        assert any("different subtitles" in r for r in v.reasons)
+    good = book("d", "Ôn luyện thi : dành cho học sinh giỏi", authors, year=2010)
+    fair = book("e", "Ôn luyện thi : dành cho học sinh khá", authors, year=2010)
+    assert compare(good, fair).decision == DIFFERENT
+
+
+def test_subtitle_that_only_adds_words():
+    a = book("a", "Real-time database : similarity semantics and resource scheduling",
+             ["Tei-Wei Kuo", "Aloysius K. Mok"], languages=["eng"], year=1996, publisher=None, pages=None)
+    b = book("b", "Real-Time Database - Similarity and Resource Scheduling",
+             ["Kuo, Tei-Wei", "Mok, Aloysius K."], languages=["eng"], year=1996, publisher=None, pages=None)
+    v = compare(a, b)
+    assert v.decision == SAME, v.reasons
+    assert any("one subtitle adds words" in r for r in v.reasons) and "title" in v.differing
+    assert compare(b, a).score == v.score
+
+
+def test_title_words_in_another_order():
+    a = book("a", "Tutorial: LDAP directory services - just another database application?",
+             ["Anand Deshpande", "Shridhar Shukla"], languages=["eng"], year=2000, publisher=None, pages=None)
+    b = book("b", "LDAP directory services: just another database application? (tutorial session)",
+             ["Shridhar Shukla", "Anand Deshpande"], languages=["eng"], year=2000, publisher=None, pages=None)
+    v = compare(a, b)
+    assert v.decision == SAME, v.reasons
+    assert any("every word of one title is in the other" in r for r in v.reasons)
+
+
+def test_a_replaced_title_word_is_another_book():
+    pairs = [("Kỹ thuật nuôi lợn thịt", "Kỹ thuật nuôi lợn nái"),
+             ("Tuyển tập đề thi học sinh giỏi môn Toán lớp 9",
+              "Tuyển tập đề thi học sinh giỏi môn Văn lớp 9"),  # within the edits allowed for typos
+             ("Tuyển tập đề thi học sinh giỏi lớp 9", "Tuyển tập đề thi học sinh giỏi lớp 12")]
+    people = ["Lê Văn Bình", "Trần Thị Hoa"]
+    for x, y in pairs:
+        v = compare(book("a", x, people), book("b", y, people))
+        assert v.decision == DIFFERENT, (x, y, v.reasons)
+    eng = dict(languages=["eng"], publisher=None, pages=None, year=2003)
+    people = ["John B. Fraleigh", "Raymond A. Beauregard"]
+    v = compare(book("a", "A first course in linear algebra", people, **eng),
+                book("b", "A first course in abstract algebra", people, **eng))
+    assert v.decision == DIFFERENT, v.reasons
+
+
+def test_the_shorter_author_list_wholly_in_the_longer():
+    title = "The Ecobase project: database and web technologies for environmental information systems"
+    few = book("a", title, ["Asterio K. Tanaka", "Patrick Valduriez"], languages=["eng"], year=2001,
+               publisher=None, pages=None)
+    everyone = book("b", title, ["Luc Bouganim", "Françoise Fabret", "François Llirbat", "Marta Mattoso",
+                                 "Esther Pacitti", "Eric Simon", "Asterio Tanaka", "Patrick Valduriez"],
+                    languages=["eng"], year=2001, publisher=None, pages=None)
+    v = compare(few, everyone)
+    assert v.decision == SAME, v.reasons
+    assert any("shorter list all found" in r for r in v.reasons)
+    # one person among many (a panel, a column with a new guest each time) is not enough
+    one = book("c", title, ["Patrick Valduriez"], languages=["eng"], year=2001, publisher=None, pages=None)
+    v = compare(one, everyone)
+    assert v.decision == DOUBTFUL and any("authors partly agree" in r for r in v.reasons)
+
+
+def test_blocking_survives_changes_in_the_first_words():
+    eng = dict(languages=["eng"], year=1996, publisher=None, pages=None)
+    a = book("a", "Parallelising OODBMS traversals: a performance evaluation", ["David J. DeWitt"], **eng)
+    b = book("b", "Parallelizing OODBMS traversals: a performance evaluation", ["D. DeWitt"], **eng)
+    assert blocking_keys(a) & blocking_keys(b)
+    c = book("c", "TerraServer: a spatial data warehouse", ["Tom Barclay"], **eng)
+    d = book("d", "Microsoft TerraServer: a spatial data warehouse", ["Jim Gray"], **eng)
+    assert blocking_keys(c) & blocking_keys(d)
+    # a bracketed remark in the middle of the title
+    e = book("e", "DEVise (demo abstract): integrated querying and visual exploration", ["M. Livny"],
+             **eng)
+    f = book("f", "DEVise: integrated querying and visual exploration", ["M. Livny"], **eng)
+    assert blocking_keys(e) & blocking_keys(f)
+    # ... and the key from the last words carries the year: other years are not compared on it
+    g = book("g", "Microsoft TerraServer: a spatial data warehouse", ["Jim Gray"], **dict(eng, year=2001))
+    assert not blocking_keys(c) & blocking_keys(g)
+    assert len(blocking_keys(c)) <= 5

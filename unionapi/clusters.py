@@ -262,22 +262,23 @@ class Clusters:
         for _, ids in _chunks(record_ids):
             old_entries |= {r[0] for r in self.db.execute(
                 f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        assignments, touched, edge_rows = [], set(old_entries), []
+        for index, members in enumerate(clusters):
+            if not members:
+                continue
+            entry_id = entry_id_for(min(members))
+            touched.add(entry_id)
+            assignments.extend((entry_id, member) for member in members)
+            edge_rows.extend((entry_id, a, b, score, json.dumps(reasons, ensure_ascii=False), kind)
+                             for a, b, score, reasons, kind in edges.get(index, []))
         with self.catalogue.transaction() as db:
             for _, ids in _chunks(sorted(old_entries)):
                 db.execute(f"DELETE FROM edges WHERE entry_id IN ({','.join('?' * len(ids))})", ids)
-            for entry_id in old_entries:
-                self.catalogue._touch(entry_id, stamp)
-            for index, members in enumerate(clusters):
-                if not members:
-                    continue
-                entry_id = entry_id_for(min(members))
-                for _, ids in _chunks(members):
-                    db.execute(f"UPDATE records SET entry_id = ? WHERE id IN ({','.join('?' * len(ids))})",
-                               [entry_id, *ids])
-                self.catalogue._touch(entry_id, stamp)
-                db.executemany("INSERT INTO edges (entry_id, a, b, score, reasons, kind) VALUES (?,?,?,?,?,?)",
-                               [(entry_id, a, b, score, json.dumps(reasons, ensure_ascii=False), kind)
-                                for a, b, score, reasons, kind in edges.get(index, [])])
+            db.executemany("UPDATE records SET entry_id = ? WHERE id = ? AND entry_id != ?",
+                           ((entry_id, member, entry_id) for entry_id, member in assignments))
+            db.executemany("INSERT INTO entries (id, dirty) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET dirty = ?",
+                           ((entry_id, stamp, stamp) for entry_id in sorted(touched)))
+            db.executemany("INSERT INTO edges (entry_id, a, b, score, reasons, kind) VALUES (?,?,?,?,?,?)", edge_rows)
             # open reports among these records are recomputed: a pair that no longer looks doubtful
             # (an ISBN blocked, a record corrected at the source) stops being reported
             inside = set(record_ids)
