@@ -22,6 +22,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence, Union
 
@@ -138,6 +139,9 @@ def _strip_punct(text: str, keep: str = "") -> str:
 def _norm(text: str) -> str:
     """The exact comparison form: NFC, case-folded, tone placement unified, no punctuation."""
     return _strip_punct(tone_normalize(exact(text)))
+
+
+_fold_word = lru_cache(maxsize=1 << 16)(fold)  # words and name parts recur across millions of comparisons
 
 
 def _plain(token: str) -> bool:
@@ -354,7 +358,7 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     bare = fold(p.bare).split() if p.bare != p.title else []
     if bare:
         heads.add(" ".join(bare[:4]))
-    tokens = {fold(tok) for person in p.authors[:6] for tok in person  # co-authors come in any order
+    tokens = {_fold_word(tok) for person in p.authors[:6] for tok in person  # co-authors come in any order
               if len(tok) > 1 and "?" not in tok}
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
     main = fold(p.main)
@@ -398,7 +402,7 @@ def _word_conflicts(ta: str, tb: str) -> list[tuple[str, str]]:
         if op != "replace":
             continue
         for x, y in zip(wa[i1:i2], wb[j1:j2]):
-            if x != y and fold(x) == fold(y) and not (_plain(x) or _plain(y)):
+            if x != y and _fold_word(x) == _fold_word(y) and not (_plain(x) or _plain(y)):
                 out.append((x, y))
     return out
 
@@ -527,7 +531,7 @@ def _token_match(x: str, y: str) -> str | None:
     if x == y:
         return "full"
     if len(x) == 1 or len(y) == 1:
-        return "initial" if x[0] == y[0] or fold(x[0]) == fold(y[0]) else None
+        return "initial" if x[0] == y[0] or _fold_word(x[0]) == _fold_word(y[0]) else None
     if "?" in x or "?" in y:  # 'garc?a' (a letter lost in a bad conversion) ~ 'garcía'
         wild, other = (x, y) if "?" in x else (y, x)
         pattern = ".{1,2}".join(re.escape(part) for part in wild.split("?"))
@@ -540,7 +544,7 @@ def _token_match(x: str, y: str) -> str | None:
             if edit_distance(x, y, int(AUTHOR_EDITS * max(len(x), len(y)))) is not None:
                 return "full"
         return None
-    if (px or py) and fold(x) == fold(y):
+    if (px or py) and _fold_word(x) == _fold_word(y):
         return "full"  # "Nguyen" typed for "Nguyễn"
     return None
 

@@ -124,12 +124,13 @@ class Clusters:
         for _, chunk in _chunks(record_ids, 2000):
             self._insert_keys(chunk, self.catalogue.load(chunk), constraints)
 
-    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints) -> None:
+    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints) -> dict[str, set[str]]:
+        keys = {record_id: blocking_keys(record, constraints.blocked) for record_id, record in records.items()}
         with self.catalogue.transaction() as db:
             db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
             db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
-                           [(key, record_id) for record_id, record in records.items()
-                            for key in blocking_keys(record, constraints.blocked)])
+                           [(key, record_id) for record_id, found in keys.items() for key in found])
+        return keys
 
     def _candidates(self, record_id: str) -> set[str]:
         """Records sharing a blocking key with this one, ignoring keys too common to mean anything."""
@@ -182,11 +183,12 @@ class Clusters:
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
         started = time.monotonic()
-        for done, record_id in enumerate(
-                _in_chunks(record_ids, records, constraints, self._insert_keys if keys_as_we_go else None), start=1):
+        keys = _KeyIndex() if keys_as_we_go else None  # a rebuild asks memory, not SQLite, for candidates
+        for done, record_id in enumerate(_in_chunks(record_ids, records, constraints, self._insert_keys, keys), 1):
             if done % 50_000 == 0:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
-            placed = sorted(other for other in self._candidates(record_id) & inside if other in cluster_of)
+            candidates = keys.candidates(record_id) if keys else self._candidates(record_id)
+            placed = sorted(other for other in candidates & inside if other in cluster_of)
             touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
             records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
             record = records[record_id]
@@ -452,13 +454,50 @@ class _PreparedCache:
         return self.items[record_id]
 
 
-def _in_chunks(record_ids: list[str], records: "_PreparedCache", constraints, insert_keys):
-    """The ids in order; with ``insert_keys``, each chunk's keys are written before its ids come out."""
+def _in_chunks(record_ids: list[str], records: "_PreparedCache", constraints, insert_keys, keys: "_KeyIndex | None"):
+    """The ids in order; with ``keys`` (a rebuild), each chunk's blocking keys are written (and
+    remembered) before its ids come out."""
     for _, chunk in _chunks(record_ids, 2000):
-        if insert_keys is not None:
+        if keys is not None:
             records.ensure(chunk)
-            insert_keys(chunk, {record_id: records[record_id] for record_id in chunk}, constraints)
+            keys.add(insert_keys(chunk, {record_id: records[record_id] for record_id in chunk}, constraints))
         yield from chunk
+
+
+class _KeyIndex:
+    """Blocking keys of the records read so far, in memory, for a rebuild: the same answer as
+    Clusters._candidates without a query per record. Keys are kept as their hash (a collision
+    only costs one more comparison) and a key's only record as itself, not a list."""
+
+    def __init__(self):
+        self.by_key: dict[int, object] = {}
+        self.pending: dict[str, list[int]] = {}  # the keys of records not yet asked about
+
+    def add(self, keys_of: dict[str, set[str]]) -> None:
+        by_key = self.by_key
+        for record_id, keys in keys_of.items():
+            hashes = [hash(key) for key in keys]
+            self.pending[record_id] = hashes
+            for h in hashes:
+                found = by_key.get(h)
+                if found is None:
+                    by_key[h] = record_id
+                elif isinstance(found, list):
+                    found.append(record_id)
+                else:
+                    by_key[h] = [found, record_id]
+
+    def candidates(self, record_id: str) -> set[str]:
+        found: set[str] = set()
+        for h in self.pending.pop(record_id, ()):
+            members = self.by_key[h]
+            if isinstance(members, list):
+                if len(members) <= MAX_KEY_SIZE:
+                    found.update(members)
+            else:
+                found.add(members)
+        found.discard(record_id)
+        return found
 
 
 def _chunks(items: list, size: int = 500):
