@@ -66,6 +66,13 @@ TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the oth
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 
 
+# Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
+# elsewhere (a copy lent out, a new call number) cannot be matched differently, so it need not be
+# clustered again — the daily circulation changes of a whole network cost no deduplication.
+MATCH_FIELDS = ("record_id", "library", "title", "title_sort", "authors", "isbns", "system_numbers", "issns",
+                "languages", "material_type", "year", "pages", "publisher", "edition")
+
+
 @dataclass(frozen=True)
 class BlockList:
     """ISBNs a cataloguer stopped using for matching (printed on several different books).

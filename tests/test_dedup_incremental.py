@@ -63,3 +63,28 @@ def test_incremental_equals_full_rebuild(network):
 
     deduplicate_changes(config, services.catalogue, rebuild=True)
     assert entries(services) == incremental
+
+
+def test_a_loan_reindexes_the_entry_without_matching_again(tmp_path):
+    """The daily changes of a network are mostly circulation: a copy lent out changes what patrons
+    see (the entry is indexed again) but not what the matcher reads, so it is not clustered again."""
+    from dataclasses import replace
+
+    from normalizer.records import CanonicalRecord, Holding
+    from unionapi.catalogue import Catalogue
+    from unionapi.clusters import Clusters
+
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite3")
+    kieu = CanonicalRecord(record_id="tv-a:1", library="tv-a", format="marcxml", title="Truyện Kiều",
+                           title_sort="Truyện Kiều", year=2015, holdings=[Holding(library="tv-a", status="available")])
+    catalogue.apply([(kieu, 1)], [], [], 1)
+    assert Clusters(catalogue).run() == 1
+    catalogue.mark_clean(catalogue.dirty_entries())
+    queued = lambda: [r[0] for r in catalogue.db.execute("SELECT record_id FROM dedup_queue")]  # noqa: E731
+
+    lent = replace(kieu, holdings=[Holding(library="tv-a", status="on_loan", due_date="2026-12-01")])
+    catalogue.apply([(lent, 2)], [], [], 2)
+    assert queued() == [] and [e for e, _ in catalogue.dirty_entries()] == [catalogue.entry_of("tv-a:1")]
+
+    catalogue.apply([(replace(lent, title="Truyện Kiều (bản dịch)"), 3)], [], [], 3)
+    assert queued() == ["tv-a:1"]

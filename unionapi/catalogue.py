@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harvester.sqlite import SQLiteFile
+from normalizer.dedup import MATCH_FIELDS
 from normalizer.records import CanonicalRecord
 
 SCHEMA = """
@@ -52,6 +53,11 @@ CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)
 """
 
 
+def _matching_changed(old: dict, new: dict) -> bool:
+    """Did anything the record matcher reads change? (Holdings and notes do not count.)"""
+    return any(old.get(name) != new.get(name) for name in MATCH_FIELDS)
+
+
 def entry_id_for(record_id: str) -> str:
     """A stable entry id from the record that founded it, so links survive a rebuild."""
     return hashlib.blake2b(record_id.encode("utf-8"), digest_size=8).hexdigest()
@@ -67,17 +73,19 @@ class Catalogue(SQLiteFile):
         """Apply one batch of normalizer output and advance the cursor, all or nothing."""
         with self.transaction():
             for record, raw_seq in upserts:
-                row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record.record_id,)).fetchone()
+                row = self.db.execute("SELECT entry_id, data FROM records WHERE id = ?",
+                                      (record.record_id,)).fetchone()
                 entry = row[0] if row else entry_id_for(record.record_id)
+                data = record.to_dict()
                 self.db.execute(
                     "INSERT INTO records (id, source, entry_id, raw_seq, data) VALUES (?,?,?,?,?)"
                     " ON CONFLICT(id) DO UPDATE SET raw_seq=excluded.raw_seq, data=excluded.data,"
                     " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                    (record.record_id, record.library, entry, raw_seq,
-                     json.dumps(record.to_dict(), ensure_ascii=False)))
+                    (record.record_id, record.library, entry, raw_seq, json.dumps(data, ensure_ascii=False)))
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
                 self._record_issues(record)
-                self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", (record.record_id,))
+                if row is None or _matching_changed(json.loads(row[1]), data):
+                    self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", (record.record_id,))
                 self._touch(entry, cursor)
             for record_id in deletions:
                 row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
