@@ -96,6 +96,10 @@ class Clusters:
         """Cluster what changed (everything when ``rebuild``); returns how many records were placed."""
         started = time.monotonic()
         constraints = self.constraints()
+        if not rebuild:  # a first harvest queues everything: cluster it the way a rebuild does
+            queued_count = self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
+            rebuild = queued_count > 1000 and 2 * queued_count >= self.db.execute(
+                "SELECT count(*) FROM records").fetchone()[0]
         if rebuild:
             affected = [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
             with self.catalogue.transaction() as db:
@@ -183,11 +187,14 @@ class Clusters:
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
         started = time.monotonic()
-        keys = _KeyIndex() if keys_as_we_go else None  # a rebuild asks memory, not SQLite, for candidates
-        for done, record_id in enumerate(_in_chunks(record_ids, records, constraints, self._insert_keys, keys), 1):
+        # candidates from memory, not a query per record: a rebuild learns keys chunk by chunk,
+        # an incremental run reads the keys of the records it places all at once
+        keys = _KeyIndex() if keys_as_we_go else _KeyIndex.of(self.db, record_ids)
+        for done, record_id in enumerate(
+                _in_chunks(record_ids, records, constraints, self._insert_keys, keys if keys_as_we_go else None), 1):
             if done % 50_000 == 0:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
-            candidates = keys.candidates(record_id) if keys else self._candidates(record_id)
+            candidates = keys.candidates(record_id)
             placed = sorted(other for other in candidates & inside if other in cluster_of)
             touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
             records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
@@ -486,6 +493,23 @@ class _KeyIndex:
                     found.append(record_id)
                 else:
                     by_key[h] = [found, record_id]
+
+    @classmethod
+    def of(cls, db, record_ids: list[str]) -> "_KeyIndex":
+        """The stored keys of these records; a key shared by too many records in the whole
+        catalogue is left out, as Clusters._candidates does."""
+        index, keys_of = cls(), defaultdict(set)
+        for _, ids in _chunks(record_ids):
+            for key, record_id in db.execute(
+                    f"SELECT key, record_id FROM match_keys WHERE record_id IN ({','.join('?' * len(ids))})", ids):
+                keys_of[record_id].add(key)
+        too_common = set()
+        for _, some in _chunks(sorted({key for keys in keys_of.values() for key in keys})):
+            too_common.update(key for key, size in db.execute(
+                f"SELECT key, count(*) FROM match_keys WHERE key IN ({','.join('?' * len(some))}) GROUP BY key", some)
+                if size > MAX_KEY_SIZE)
+        index.add({record_id: keys - too_common for record_id, keys in keys_of.items()})
+        return index
 
     def candidates(self, record_id: str) -> set[str]:
         found: set[str] = set()
