@@ -41,6 +41,44 @@ def oai_library(library_id: str, endpoint: str, prefix: str = "oai_dc", **extra)
     return entry
 
 
+def reconcile(config, library_id: str, raw=None, update: bool = True) -> dict:
+    """After a fault: the rest of the chain as `unioncat index` runs it (normalize -> deduplicate -> index,
+    ``update_catalogue``) over ``config``'s stores, then `unioncat check` for one library.
+
+    Returns check's report (``ok``, the counts, what differs) with ``text``: the sentences the CLI prints.
+    ``raw``: a raw store the test already holds open (it stays open); by default the one in the data dir.
+    """
+    from harvester.rawstore import RawStore
+    from unionapi.catalogue import Catalogue
+    from unionapi.check import check_library, format_check
+    from unionapi.pipeline import update_catalogue
+    from unionapi.search import open_engine
+    from unionapi.services import Services
+    data = Path(config.settings.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    services = Services(config=config, raw=raw or RawStore(data / "raw.sqlite3"),
+                        catalogue=Catalogue(data / "catalogue.sqlite3"), engine=open_engine(config.settings))
+    try:
+        if update:
+            update_catalogue(services)
+        report = check_library(services, config.library(library_id))
+    finally:
+        services.catalogue.close()
+        if raw is None:
+            services.raw.close()
+    report["text"] = format_check(report)
+    return report
+
+
+def assert_consistent(report: dict, records: int | None = None) -> None:
+    """check says consistent, and the numbers say so too: source = raw store = catalogue, entries = indexed."""
+    assert report["ok"] and report["text"].splitlines()[0].endswith("consistent"), report["text"]
+    assert report["source"] == report["raw"] == report["catalogue"] + report["rejected"], report["text"]
+    assert report["entries"] == report["indexed_entries"] > 0, report["text"]
+    if records is not None:
+        assert report["source"] == records, report["text"]
+
+
 def conforms(body: dict, schema_name: str) -> None:
     """The response matches the schema the API's OpenAPI document promises."""
     import jsonschema
@@ -97,3 +135,8 @@ def api_server():
     yield start
     for server in servers:
         server.stop()
+
+
+# One OpenSearch node per session for every module that asks for it (imported into each module, a session
+# fixture would start one node per module). At the end: tests.opensearch imports this module's helpers.
+from tests.opensearch import opensearch_url  # noqa: E402,F401

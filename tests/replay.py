@@ -51,6 +51,10 @@ class ReplayServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def answer(self, routes: dict) -> None:
+        """From now on these routes answer differently (the scripted server 'is back' or breaks again)."""
+        self.routes.update({(_key(k) if isinstance(k, str) else k): v for k, v in routes.items()})
+
     @classmethod
     def from_cassette(cls, cassette: Path, extra: dict[str, tuple[int, bytes]] = ()) -> "ReplayServer":
         """A scythe cassette: its request URLs with the bodies extracted beside it in ``xml/``."""

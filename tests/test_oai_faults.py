@@ -1,8 +1,14 @@
-"""Provider faults a real provider will not produce on demand, scripted over a real socket."""
+"""Provider faults a real provider will not produce on demand, scripted over a real socket.
+
+The server here is tests/replay.py's ReplayServer: it answers each request with a forged response, because
+the demo provider (pyoai) cannot be made to send a 503 with Retry-After, forget a token or loop on one.
+Where the scenario allows it, the replay also answers ListIdentifiers (what `unioncat check` asks the source)
+and the test ends with the rest of the chain and check, as the tests with real peers do (tests/test_faults.py).
+"""
 
 from config import load_config
 from harvester import RawStore, harvest_library
-from tests.conftest import free_port, oai_library, write_config
+from tests.conftest import assert_consistent, free_port, oai_library, reconcile, write_config
 from tests.replay import ReplayServer
 
 HEAD = (b'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
@@ -22,14 +28,24 @@ def page(ids, token=None):
     return HEAD + b"<ListRecords>" + records + tail + b"</ListRecords></OAI-PMH>"
 
 
+def identifiers(ids, token=None):
+    """A ListIdentifiers page: what `unioncat check` reads to learn what the source holds."""
+    headers = b"".join(b"<header><identifier>" + i.encode() + b"</identifier><datestamp>2026-11-01T00:00:00Z"
+                       b"</datestamp></header>" for i in ids)
+    tail = (b"<resumptionToken>" + token.encode() + b"</resumptionToken>") if token else b""
+    return HEAD + b"<ListIdentifiers>" + headers + tail + b"</ListIdentifiers></OAI-PMH>"
+
+
 def error(code):
     return HEAD + b'<error code="' + code.encode() + b'">the server says no</error></OAI-PMH>'
 
 
 FIRST = "verb=ListRecords&metadataPrefix=oai_dc"
+IDENTIFIERS = "verb=ListIdentifiers&metadataPrefix=oai_dc"
 
 
-def run(tmp_path, routes, state=None, endpoint=None):
+def run(tmp_path, routes, state=None, endpoint=None, then=None):
+    """Harvest tv-a from a replay of ``routes``; ``then(config, store, server)`` runs before the server stops."""
     server = ReplayServer({"verb=Identify": (200, IDENTIFY), **routes})
     config = load_config(write_config(tmp_path, [oai_library("tv-a", endpoint or server.url)]))
     store = RawStore(config.settings.data_dir / "raw.sqlite3")
@@ -38,6 +54,8 @@ def run(tmp_path, routes, state=None, endpoint=None):
     waits = []
     try:
         result = harvest_library(config.library("tv-a"), store, config.settings, sleep=waits.append)
+        if then:
+            then(config, store, server)
     finally:
         server.stop()
     return store, result, waits, server
@@ -51,10 +69,27 @@ def test_503_with_retry_after_is_honoured(tmp_path):
 
 
 def test_server_errors_back_off_exponentially_then_give_up_with_a_reason(tmp_path):
-    store, result, waits, _ = run(tmp_path, {FIRST: (500, b"Internal Server Error")})
+    """While the server answers 500 check cannot read it and says so; once it answers, the next run
+    harvests everything and source, raw store, catalogue and index agree."""
+    reports = []
+
+    def check_then_recover(config, store, server):
+        reports.append(reconcile(config, "tv-a", raw=store))  # still failing
+        server.answer({FIRST: (200, page(["a:1"], "n2")), "verb=ListRecords&resumptionToken=n2": (200, page(["a:2"])),
+                       IDENTIFIERS: (200, identifiers(["a:1", "a:2"]))})
+        again = harvest_library(config.library("tv-a"), store, config.settings, sleep=lambda s: None)
+        assert again.outcome == "ok" and again.counts.added == 2, again.error
+        reports.append(reconcile(config, "tv-a", raw=store))
+
+    broken = (500, b"Internal Server Error")
+    store, result, waits, _ = run(tmp_path, {FIRST: broken, IDENTIFIERS: broken}, then=check_then_recover)
     assert result.outcome == "failed"
     assert "HTTP 500" in result.error and "gave up after 3 attempts" in result.error
     assert waits == [0.05, 0.1]  # backoff_s=0.05 in the test settings, doubling
+    failing, recovered = reports
+    assert not failing["ok"] and failing["source"] is None and failing["raw"] == 0
+    assert "the source could not be read: " in failing["text"] and "HTTP 500" in failing["text"], failing["text"]
+    assert_consistent(recovered, 2)
 
 
 def test_unreachable_server_fails_cleanly(tmp_path):
@@ -80,11 +115,16 @@ def test_forgotten_token_restarts_the_listing(tmp_path):
     checkpoint = {"params": {"metadataPrefix": "oai_dc"}, "token": "expired", "response_date": "2026-11-19T00:00:00Z",
                   "pages": 4}
     routes = {"verb=ListRecords&resumptionToken=expired": (200, error("badResumptionToken")),
-              FIRST: (200, page(["a:1"], "n2")), "verb=ListRecords&resumptionToken=n2": (200, page(["a:2"]))}
-    store, result, _, server = run(tmp_path, routes, state=checkpoint)
+              FIRST: (200, page(["a:1"], "n2")), "verb=ListRecords&resumptionToken=n2": (200, page(["a:2"])),
+              IDENTIFIERS: (200, identifiers(["a:1"], "i2")),
+              "verb=ListIdentifiers&resumptionToken=i2": (200, identifiers(["a:2"]))}
+    reports = []
+    store, result, _, server = run(tmp_path, routes, state=checkpoint,
+                                   then=lambda config, store, _: reports.append(reconcile(config, "tv-a", raw=store)))
     assert result.mode == "resumed" and result.outcome == "ok", result.error
     assert store.count("tv-a") == 2
     assert store.state("tv-a")["last_success_response_date"] == "2026-11-20T10:00:00Z"
+    assert_consistent(reports[0], 2)  # nothing lost or doubled by the restart
 
 
 def test_html_error_page_with_status_200_is_quarantined(tmp_path):

@@ -20,7 +20,7 @@ from config import load_config
 from harvester.rawstore import RawStore
 from normalizer.text import fold
 from tests.conftest import REPO, conforms, free_port, write_config
-from tests.opensearch import cluster_product, opensearch_url  # noqa: F401 - the session fixture
+from tests.opensearch import cluster_product  # opensearch_url: the session fixture, from tests/conftest.py
 from unionapi.catalogue import Catalogue
 from unionapi.demo.network import DEMO_SEED, generate_network
 from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
@@ -341,6 +341,8 @@ def test_bulk_gives_up_with_a_clear_error(engine):
 
 
 def test_a_cluster_that_is_down_keeps_entries_dirty(demo, engine):
+    """The engine level; the whole chain with `unioncat check` before and after the catch-up is
+    tests/test_faults.py::test_search_cluster_down_during_indexing_is_caught_up."""
     catalogue = demo["catalogue"]
     catalogue.mark_all_dirty()
     dirty = len(catalogue.dirty_entries())

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import ctypes
 import io
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pymarc
 import pytest
 
-from config import Library, Settings, Z3950_DEFAULTS
+from config import Config, Library, Settings, Z3950_DEFAULTS
 from harvester import harvest_library
 from harvester import z3950
 from harvester.rawstore import RawStore
 from normalizer import normalize
 from normalizer.records import SourceContext
-from tests.conftest import free_port
+from tests.conftest import assert_consistent, free_port, reconcile
 from unionapi.demo import zebra as zebra_module
 from unionapi.demo.network import generate_network
 from unionapi.demo.zebra import ZebraError, ZebraServer
@@ -84,8 +87,51 @@ def harvest(tmp_path):
     def run(lib: Library, full: bool = False, force: bool = False):
         return harvest_library(lib, store, settings, full=full, force=force, sleep=sleeps.append)
 
-    run.store, run.sleeps = store, sleeps
+    run.store, run.sleeps, run.settings = store, sleeps, settings
     return run
+
+
+def reconciled(harvest, lib: Library, update: bool = True) -> dict:
+    """The rest of the chain over the ``harvest`` fixture's raw store, then `unioncat check` (tests.conftest)."""
+    config = Config(settings=harvest.settings, libraries={lib.id: lib},
+                    sources_file=harvest.settings.data_dir / "sources.yaml")
+    return reconcile(config, lib.id, raw=harvest.store, update=update)
+
+
+def _zebra_processes(zebra: ZebraServer) -> dict[int, str]:
+    """{pid: state} of zebrasrv and the processes it forked, one per open connection (from /proc)."""
+    main = zebra.process.pid
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            state, parent = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if (int(entry) == main or int(parent) == main) and state != "Z":
+            found[int(entry)] = state
+    return found
+
+
+def _drop_sessions(zebra: ZebraServer) -> None:
+    """The server's session processes die (SIGKILL, by pid): every open Z39.50 connection is really lost."""
+    for pid in _zebra_processes(zebra):
+        if pid != zebra.process.pid:
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while len(_zebra_processes(zebra)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _freeze(zebra: ZebraServer, frozen: bool) -> None:
+    """SIGSTOP / SIGCONT zebrasrv and its sessions: a server that hangs (the kernel still accepts connections,
+    nothing answers)."""
+    for pid in _zebra_processes(zebra):
+        os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any((state == "T") != frozen for state in _zebra_processes(zebra).values()):
+        time.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- full harvests
@@ -221,33 +267,81 @@ def test_mass_deletion_is_refused_then_forced(own_zebra, catalogue, harvest):
 
 
 def test_a_lost_connection_mid_harvest_is_resumed(own_zebra, catalogue, harvest, monkeypatch):
-    """The batch is retried on a new connection; if the server's result set changed meanwhile,
-    positions moved, so the run keeps what it got but looks for no deletions."""
+    """The server's session process dies between two presents (zebrasrv forks one per connection; the test
+    kills it: a real lost connection). The batch is retried on a new connection; if the server's result set
+    changed meanwhile, positions moved, so the run keeps what it got but looks for no deletions: check names
+    the records gone at the source, and the next full listing finds the deletions."""
     real_records = z3950.ZoomConnection.records
     calls = {"n": 0, "on_failure": lambda: None}
 
-    def flaky(self, start, count):
+    def lose_the_connection_before_the_second_present(self, start, count):
         calls["n"] += 1
         if calls["n"] == 2:
             calls["on_failure"]()
-            raise z3950.ZoomError(10004, "Lost connection", "")
+            _drop_sessions(own_zebra)
         return real_records(self, start, count)
 
-    monkeypatch.setattr(z3950.ZoomConnection, "records", flaky)
+    monkeypatch.setattr(z3950.ZoomConnection, "records", lose_the_connection_before_the_second_present)
     lib = library(own_zebra.port)
     steady = harvest(lib)
     assert (steady.outcome, steady.counts.added, steady.note) == ("ok", len(catalogue), None)
     assert harvest.sleeps == [0.25]
+    assert_consistent(reconciled(harvest, lib), len(catalogue))
 
-    calls.update(n=0, on_failure=lambda: own_zebra.delete([iso for _, iso in list(catalogue.values())[:3]]))
+    gone = list(catalogue)[:3]
+    calls.update(n=0, on_failure=lambda: own_zebra.delete([catalogue[number][1] for number in gone]))
     moved = harvest(lib)
     assert (moved.outcome, moved.counts.deleted) == ("ok", 0)
     assert "deletions were not looked for" in moved.note
     assert harvest.store.count(SOURCE) == len(catalogue)
+    behind = reconciled(harvest, lib)
+    assert not behind["ok"] and behind["gone_at_source"] == sorted(gone), behind["text"]
+    assert (behind["source"], behind["raw"]) == (len(catalogue) - 3, len(catalogue))
+    assert ("3 harvested but no longer at the source (a full harvest finds the deletion: "
+            f"`unioncat harvest {SOURCE} --full`)") in behind["text"]
+
+    monkeypatch.undo()
+    again = harvest(lib)  # Z39.50 without incremental: every run is a complete listing
+    assert (again.outcome, again.counts.deleted) == ("ok", 3), again.error
+    assert_consistent(reconciled(harvest, lib), len(catalogue) - 3)
+
+
+def test_a_zebra_that_stops_answering_mid_present_is_caught_up(own_zebra, catalogue, harvest, monkeypatch):
+    """zebrasrv hangs (SIGSTOP) after the first batch: the present times out, reconnecting times out, the run
+    fails keeping the first batch; check cannot read the source and says so. Once the server answers again
+    (SIGCONT) the next run catches up and everything agrees."""
+    lib = library(own_zebra.port, timeout_s=1)
+    real_records = z3950.ZoomConnection.records
+    calls = {"n": 0}
+
+    def hang_before_the_second_present(self, start, count):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            _freeze(own_zebra, True)
+        return real_records(self, start, count)
+
+    monkeypatch.setattr(z3950.ZoomConnection, "records", hang_before_the_second_present)
+    try:
+        result = harvest(lib)
+        monkeypatch.undo()
+        assert result.outcome == "failed"
+        assert "timeout" in result.error.lower() and "gave up after 3 attempts" in result.error, result.error
+        assert harvest.store.count(SOURCE) == 100  # the first batch is kept
+        hung = reconciled(harvest, lib)
+        assert not hung["ok"] and hung["source"] is None and hung["raw"] == hung["catalogue"] == 100, hung["text"]
+        assert "the source could not be read" in hung["text"] and "within 1 s" in hung["text"], hung["text"]
+    finally:
+        _freeze(own_zebra, False)
+    again = harvest(lib)
+    assert (again.outcome, again.counts.added) == ("ok", len(catalogue) - 100), again.error
+    assert_consistent(reconciled(harvest, lib), len(catalogue))
 
 
 # --------------------------------------------------------------------------- failures
 def test_timeout_is_retried_then_reported(tmp_path, harvest):
+    """yaz-ztest's search-delay: the retry and backoff policy on a timeout. yaz-ztest serves synthetic records,
+    not a catalogue, so there is nothing to reconcile here: the same fault against a real Zebra, ending with
+    `unioncat check`, is test_a_zebra_that_stops_answering_mid_present_is_caught_up."""
     port = free_port()
     with open(tmp_path / "ztest.log", "wb") as log:
         ztest = subprocess.Popen(["yaz-ztest", f"tcp:127.0.0.1:{port}"], cwd=tmp_path,
@@ -268,11 +362,21 @@ def test_timeout_is_retried_then_reported(tmp_path, harvest):
     assert harvest.store.runs(SOURCE)[0]["outcome"] == "failed"
 
 
-def test_unreachable_host_fails_readably(harvest):
-    result = harvest(library(free_port()))  # nothing listens there
+def test_unreachable_host_fails_readably(harvest, catalogue, tmp_path):
+    port = free_port()
+    lib = library(port)
+    result = harvest(lib)  # nothing listens there
     assert result.outcome == "failed"
     assert "connect failed" in result.error.lower() and "gave up after 3 attempts" in result.error
     assert harvest.sleeps == [0.25, 0.5]
+    down = reconciled(harvest, lib)
+    assert not down["ok"] and down["source"] is None and down["raw"] == 0, down["text"]
+    assert "the source could not be read" in down["text"] and "connect failed" in down["text"], down["text"]
+    # the library's server comes up at its address: the next run harvests it all, and everything agrees
+    with ZebraServer.start(tmp_path / "zebra", [iso for _, iso in catalogue.values()], port=port):
+        again = harvest(lib)
+        assert (again.outcome, again.counts.added) == ("ok", len(catalogue)), again.error
+        assert_consistent(reconciled(harvest, lib), len(catalogue))
 
 
 def test_bad_query_reports_the_server_diagnostic(shared_zebra, harvest):
