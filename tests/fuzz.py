@@ -87,7 +87,7 @@ def target(name: str):
 
 
 def seeds(name: str, limit: int = 60) -> list[str]:
-    found = sorted(str(p) for pattern in SEED_GLOBS[name] for p in SHARED.glob(pattern) if p.stat().st_size < 1_000_000)
+    found = sorted(str(p) for pattern in SEED_GLOBS[name] for p in SHARED.glob(pattern) if p.stat().st_size < 100_000)
     return found[:limit]
 
 
