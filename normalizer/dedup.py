@@ -640,6 +640,22 @@ def _order_key(p: Prepared) -> tuple:
             tuple(sorted(p.isbns)), r.pages or 0, r.edition or "")
 
 
+def _cheap_vetoes(pa: Prepared, pb: Prepared, differing: list[str]) -> list[str]:
+    """Year, pages and edition vetoes (compare() states them again in its full reading)."""
+    ra, rb = pa.record, pb.record
+    found = []
+    if ra.year and rb.year and abs(ra.year - rb.year) >= 2:
+        found.append(f"veto: years {ra.year} vs {rb.year} differ")
+        differing.append("year")
+    if ra.pages and rb.pages and abs(ra.pages - rb.pages) > MAX_PAGE_DIFF:
+        found.append(f"veto: pages {ra.pages} vs {rb.pages} differ by more than {MAX_PAGE_DIFF}")
+        differing.append("pages")
+    if pa.edition and pb.edition and pa.edition != pb.edition:
+        found.append(f"veto: editions '{ra.edition}' vs '{rb.edition}' differ")
+        differing.append("edition")
+    return found
+
+
 def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     """Same edition, doubtful, or different — with every rule that fired as a reason.
 
@@ -694,6 +710,13 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
         vetoes.append(f"veto: languages {sorted(pa.languages)} vs {sorted(pb.languages)} differ "
                       "(a translation and its original are different books)")
         differing.append("languages")
+
+    # a year, pages or edition that proves two books apart ends it here: most candidate pairs
+    # are such, and the title and author comparisons are the costly part
+    if ra is not rb and ra != rb:
+        vetoes += _cheap_vetoes(pa, pb, differing)
+        if vetoes:
+            return Verdict(DIFFERENT, score, vetoes + reasons, differing, vetoed=True)
 
     # title
     level, why = _titles(pa, pb)

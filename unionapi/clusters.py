@@ -413,7 +413,7 @@ class _PreparedCache:
     national scale, while the records compared at any moment are few.
     """
 
-    def __init__(self, catalogue: Catalogue, limit: int = 100_000, verdict_limit: int = 200_000):
+    def __init__(self, catalogue: Catalogue, limit: int = 60_000, verdict_limit: int = 100_000):
         self.catalogue, self.limit, self.verdict_limit = catalogue, limit, verdict_limit
         self.items: "OrderedDict[str, object]" = OrderedDict()
         self.signature_of: dict[str, int] = {}
