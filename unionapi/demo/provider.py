@@ -4,14 +4,20 @@
 
 Serves ``http://HOST:PORT/oai`` under waitress, re-reads the data file when it changes (so a
 test can edit a catalogue between harvests), prints ``ready <url>`` once listening and then
-keeps quiet. pyoai 2.5.0 needs three fixes on Python 3.11, applied below: ``cgi.parse_qs``
-is gone (every resumptionToken request would fail with HTTP 500), a malformed token must give
+keeps quiet. One process can also serve several catalogues, each a repository of its own at
+``/<slug>/oai`` (``--repositories FILE``, a JSON object ``{slug: {"data": path, "name": ...,
+"formats": [...]}}``; the ready line then gives ``http://HOST:PORT/``): a benchmark of a whole
+province does not need a process per library.
+
+pyoai 2.5.0 needs three fixes on Python 3.11, applied below: ``cgi.parse_qs`` is gone (every
+resumptionToken request would fail with HTTP 500), a malformed token must give
 badResumptionToken rather than a crash, and the last page of a resumed list must carry an
 empty resumptionToken (OAI-PMH 2.0, 3.5).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import select
@@ -298,10 +304,48 @@ def make_app(catalogue: Catalogue, page_size: int = 50, verbose: bool = False):
     return app
 
 
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def make_multi_app(apps: dict):
+    """Dispatch ``/<slug>/oai`` to that repository's app (which sees ``/oai``)."""
+    def app(environ, start_response):
+        slug, _, rest = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+        target = apps.get(slug)
+        if target is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"Not found: the repositories are /<slug>/oai for {', '.join(sorted(apps))}\n".encode()]
+        environ = dict(environ, PATH_INFO="/" + rest, SCRIPT_NAME=environ.get("SCRIPT_NAME", "") + "/" + slug)
+        return target(environ, start_response)
+    return app
+
+
+def _read_repositories(path, ap) -> dict:
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        ap.error(f"cannot read the repositories file {path}: {exc}")
+    if not isinstance(spec, dict) or not spec:
+        ap.error(f"{path}: expected a JSON object {{slug: {{\"data\": path, \"name\": ..., \"formats\": [...]}}}}")
+    for slug, entry in spec.items():
+        if not _SLUG.match(slug) or not isinstance(entry, dict) or "data" not in entry:
+            ap.error(f"{path}: repository {slug!r}: expected a slug of letters, digits, '.', '_', '-' and "
+                     f"{{\"data\": path, ...}}")
+        if not Path(entry["data"]).is_file():
+            ap.error(f"{path}: repository {slug!r}: no data file {entry['data']}")
+        for f in entry.get("formats") or []:
+            if f not in FORMATS:
+                ap.error(f"{path}: repository {slug!r}: unknown format {f!r}; known: {', '.join(FORMATS)}")
+    return spec
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m unionapi.demo.provider",
-                                 description="Serve one demo catalogue over OAI-PMH 2.0.")
-    ap.add_argument("--data", required=True, help="JSON-lines file of ProviderRecords")
+                                 description="Serve one demo catalogue (or several) over OAI-PMH 2.0.")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="JSON-lines file of ProviderRecords")
+    source.add_argument("--repositories", metavar="FILE", help="JSON {slug: {data, name, formats}}: serve each "
+                        "catalogue at /<slug>/oai")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--page-size", type=int, default=50)
@@ -314,23 +358,35 @@ def main(argv=None) -> None:
 
     from waitress.server import create_server
 
-    if not Path(args.data).is_file():
-        ap.error(f"no data file {args.data}")
     formats = [f.strip() for f in args.formats.split(",") if f.strip()] if args.formats else None
     for f in formats or []:
         if f not in FORMATS:
             ap.error(f"unknown format {f!r}; known: {', '.join(FORMATS)}")
-    catalogue = Catalogue(args.data, args.name or Path(args.data).stem, formats)
-    app = make_app(catalogue, args.page_size, args.verbose)
+    if args.repositories:
+        spec = _read_repositories(args.repositories, ap)
+        catalogues = {slug: Catalogue(entry["data"], entry.get("name") or slug, entry.get("formats") or formats)
+                      for slug, entry in spec.items()}
+        app = make_multi_app({slug: make_app(c, args.page_size, args.verbose) for slug, c in catalogues.items()})
+    else:
+        if not Path(args.data).is_file():
+            ap.error(f"no data file {args.data}")
+        catalogue = Catalogue(args.data, args.name or Path(args.data).stem, formats)
+        app = make_app(catalogue, args.page_size, args.verbose)
     if args.delay > 0:
         app = _slowly(app, args.delay)
     srv = create_server(app, host=args.host, port=args.port, threads=args.threads,
                         ident="unioncat-demo-oai")
     url_host = f"[{args.host}]" if ":" in args.host else args.host
-    catalogue.base_url = f"http://{url_host}:{srv.effective_port}/oai"
+    base = f"http://{url_host}:{srv.effective_port}"
+    if args.repositories:
+        for slug, c in catalogues.items():
+            c.base_url = f"{base}/{slug}/oai"
+        ready = f"{base}/"
+    else:
+        ready = catalogue.base_url = f"{base}/oai"
     for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: background jobs inherit it ignored
         signal.signal(sig, lambda *_: sys.exit(0))  # waitress closes on SystemExit
-    print(f"ready {catalogue.base_url}", flush=True)
+    print(f"ready {ready}", flush=True)
     # Stay quiet from here on: a parent that read the ready line may never read stdout again.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
@@ -349,7 +405,9 @@ class ProviderStartError(OSError):
 
 
 class ProviderProcess:
-    """A running provider subprocess: .url, .port, .stop(); also a context manager."""
+    """A running provider subprocess: .url, .port, .stop(); also a context manager.
+
+    Serving several repositories, .url is the server's root and .url_for(slug) a repository's base URL."""
 
     def __init__(self, proc: subprocess.Popen, url: str, log):
         self.proc = proc
@@ -357,8 +415,11 @@ class ProviderProcess:
         self.port = urllib.parse.urlsplit(url).port
         self._log = log
 
+    def url_for(self, slug: str) -> str:
+        return f"{self.url.rstrip('/')}/{slug}/oai"
+
     def stop(self, timeout: float = 10) -> None:
-        _terminate(self.proc, timeout)
+        terminate(self.proc, timeout)
         self._log.close()
 
     def __enter__(self):
@@ -368,7 +429,8 @@ class ProviderProcess:
         self.stop()
 
 
-def _terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
+def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a child process politely, then firmly."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -396,7 +458,26 @@ def start_provider(data_path, port: int = 0, page_size: int = 50, name: str | No
     With port=0 the child binds a free port itself and reports it, so there is no race.
     stderr goes to log_path (appended) or to an anonymous temporary file.
     """
-    cmd = [sys.executable, "-m", "unionapi.demo.provider", "--data", str(data_path),
+    return _start(["--data", str(data_path)], data_path, port, page_size, name, formats, host, log_path,
+                  timeout, delay)
+
+
+def start_repositories(repositories: dict, spec_path, port: int = 0, page_size: int = 50, formats=None,
+                       host: str = "127.0.0.1", log_path=None, timeout: float = 15,
+                       delay: float = 0.0) -> ProviderProcess:
+    """Serve several catalogues from one process: ``repositories`` is {slug: {"data": path,
+    "name": repositoryName, "formats": [...]}}, written to ``spec_path`` for the child; each is
+    then at ``.url_for(slug)``."""
+    spec = {slug: {k: (str(v) if k == "data" else v) for k, v in entry.items()}
+            for slug, entry in repositories.items()}
+    Path(spec_path).write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
+    return _start(["--repositories", str(spec_path)], spec_path, port, page_size, None, formats, host,
+                  log_path, timeout, delay)
+
+
+def _start(source: list[str], data_path, port, page_size, name, formats, host, log_path, timeout,
+           delay) -> ProviderProcess:
+    cmd = [sys.executable, "-m", "unionapi.demo.provider", *source,
            "--port", str(port), "--host", host, "--page-size", str(page_size)]
     if name:
         cmd += ["--name", name]
@@ -423,7 +504,7 @@ def start_provider(data_path, port: int = 0, page_size: int = 50, name: str | No
             break
         if line.startswith(b"ready "):
             return ProviderProcess(proc, line.decode().split(None, 1)[1].strip(), log)
-    _terminate(proc)
+    terminate(proc)
     tail = ""
     if not log_path:
         log.seek(0)
