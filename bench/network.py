@@ -95,7 +95,7 @@ sys.path.insert(0, str(ROOT))
 from bench.normalize import TITLE_WORDS  # noqa: E402
 from unionapi.demo.network import (  # noqa: E402
     _SPAN_S, _START, DEMO_SEED, GENERATED_MIX, PUBLISHERS, Person, _build_works, _bump_leader,
-    _call_number, _circulate, _field_008, _generated_title, _koha_marc, _marc_fields, _name, _person, _stamp,
+    _call_number, _circulate, _field_008, koha_items as demo_koha_items, _generated_title, _koha_marc, _marc_fields, _name, _person, _stamp,
     _year, hyphenate_isbn, isbn13_check_digit, isbn13_to_isbn10, old_style_tones)
 from unionapi.demo.provider import terminate  # noqa: E402
 
@@ -345,38 +345,9 @@ def xml_habits(xml: str, nfd: bool, old: bool) -> str:
 
 
 def koha_items(v: dict, lib: Lib, rng: random.Random, counters: dict, call_number: str, itemtype: str) -> list:
-    """Koha 952 items, as unionapi.demo.network._items makes them, for this library's branches."""
-    codes = list(lib.branches)
-    provincial = lib.kind == "provincial"
-    items = []
-    n = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if provincial else rng.choice([1, 1, 1, 2, 2])
-    for copy in range(1, n + 1):
-        if provincial:
-            home = rng.choice(["THIEUNHI", "THIEUNHI", "TRUNGTAM", "LUUDONG"] if v["juvenile"] else
-                              ["TRUNGTAM", "TRUNGTAM", "TRUNGTAM", "LUUDONG"])
-        else:
-            home = codes[0] if rng.random() < 0.8 else codes[1]
-        holding = home if rng.random() < 0.95 else rng.choice(codes)
-        location = rng.choice(["KHOMO", "KHOMO", "KHOMUON", "KHODOC"])
-        x = rng.random()
-        status = ("available" if x < 0.70 else "loan" if x < 0.90 else "reference" if x < 0.95
-                  else "lost" if x < 0.97 else "withdrawn" if x < 0.985 else "damaged")
-        if status == "reference":
-            location = "TRA CUU" if home == "TRUNGTAM" else "KHODOC"
-        counters["item"] += 1
-        counters[home] = counters.get(home, 0) + 1
-        acquired = date(max(int(re.sub(r"\D", "", v["year"])[:4]), 2008), 1, 1) + timedelta(days=rng.randrange(330))
-        subs = [("0", "1" if status == "withdrawn" else "0"), ("1", "1" if status == "lost" else "0"),
-                ("4", "1" if status == "damaged" else "0"), ("7", "1" if status == "reference" else "0"),
-                ("9", str(counters["item"])), ("a", home), ("b", holding), ("c", location),
-                ("d", acquired.isoformat()), ("g", str(max(15, v["pages"] // 4) * 1000)),
-                ("l", str(rng.randrange(0, 40))), ("o", call_number),
-                ("p", f"{home.replace('-', '')[:3]}{counters[home]:06d}")]
-        if status == "loan":
-            subs.append(("q", (date(2026, 11, 1) + timedelta(days=rng.randrange(0, 61))).isoformat()))
-        subs += [("t", str(copy)), ("y", itemtype)]
-        items.append(subs)
-    return items
+    """Koha 952 items, as the demo network makes them, for this library's branches."""
+    return demo_koha_items(v, rng, counters, call_number, itemtype, provincial=lib.kind == "provincial",
+                           branches=list(lib.branches), barcode_prefix=lambda home: home.replace("-", "")[:3])
 
 
 def libol_iso2709(v: dict, number: int, stamp: datetime, library_name: str, nfd: bool, old: bool) -> bytes:

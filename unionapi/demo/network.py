@@ -901,12 +901,17 @@ _BARCODE_PREFIX = {"TRUNGTAM": "VV", "THIEUNHI": "TN", "LUUDONG": "LD", "KIMSON"
 
 def _items(v: dict, lib: str, rng: random.Random, counters: dict, call_number: str,
            itemtype: str) -> list:
+    return koha_items(v, rng, counters, call_number, itemtype, provincial=lib == "tv-tinh",
+                      branches=_BRANCHES[lib], barcode_prefix=_BARCODE_PREFIX.__getitem__)
+
+
+def koha_items(v: dict, rng: random.Random, counters: dict, call_number: str, itemtype: str,
+               provincial: bool, branches: list[str], barcode_prefix) -> list:
     """1-4 copies with Koha's status subfields; most on the shelf, a fifth out on loan."""
     items = []
-    n = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if lib == "tv-tinh" else rng.choice([1, 1, 1, 2, 2])
-    branches = _BRANCHES[lib]
+    n = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if provincial else rng.choice([1, 1, 1, 2, 2])
     for copy in range(1, n + 1):
-        if lib == "tv-tinh":
+        if provincial:
             if v["juvenile"]:
                 home = rng.choice(["THIEUNHI", "THIEUNHI", "TRUNGTAM", "LUUDONG"])
             else:
@@ -931,7 +936,7 @@ def _items(v: dict, lib: str, rng: random.Random, counters: dict, call_number: s
                 ("9", str(counters["item"])), ("a", home), ("b", holding), ("c", location),
                 ("d", acquired.isoformat()), ("g", str(max(15, v["pages"] // 4) * 1000)),
                 ("l", str(rng.randrange(0, 40))), ("o", call_number),
-                ("p", f"{_BARCODE_PREFIX[home]}{counters[home]:06d}")]
+                ("p", f"{barcode_prefix(home)}{counters[home]:06d}")]
         if status == "loan":
             due = date(2026, 11, 1) + timedelta(days=rng.randrange(0, 61))
             subs.append(("q", due.isoformat()))
