@@ -656,6 +656,14 @@ def _cheap_vetoes(pa: Prepared, pb: Prepared, differing: list[str]) -> list[str]
     return found
 
 
+def surely_apart(a: CanonicalRecord, year: int | None, pages: int | None, material_type: str | None) -> bool:
+    """Whether compare() vetoes ``a`` against any record with this year, pages and material type,
+    whatever else they share: lets a caller rule candidates out without reading them whole."""
+    return bool((a.year and year and abs(a.year - year) >= 2)
+                or (a.pages and pages and abs(a.pages - pages) > MAX_PAGE_DIFF)
+                or (a.material_type != material_type and "other" not in (a.material_type, material_type)))
+
+
 def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     """Same edition, doubtful, or different — with every rule that fired as a reason.
 

@@ -88,3 +88,47 @@ def test_a_loan_reindexes_the_entry_without_matching_again(tmp_path):
 
     catalogue.apply([(replace(lent, title="Truyện Kiều (bản dịch)"), 3)], [], [], 3)
     assert queued() == ["tv-a:1"]
+
+
+@pytest.mark.parametrize("change", ["edited", "deleted"])
+def test_a_record_held_back_joins_when_what_held_it_back_goes(tmp_path, change):
+    """Ngọc's library (tv-b) has two records of one book; only one may join the entry. When that
+    one is corrected into another book, or deleted, the other joins — incrementally, exactly as a
+    rebuild would place it, although it changed nothing itself."""
+    from dataclasses import replace
+
+    from normalizer.records import Author, CanonicalRecord
+    from unionapi.catalogue import Catalogue
+    from unionapi.clusters import Clusters
+
+    def book(record_id, **changes):
+        library = record_id.split(":")[0]
+        base = CanonicalRecord(record_id=record_id, library=library, format="marcxml", title="Truyện Kiều",
+                               title_sort="Truyện Kiều", year=2015, pages=220, publisher="Văn học",
+                               authors=[Author(name="Nguyễn Du")], languages=["vie"])
+        return replace(base, **changes)
+
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite3")
+    catalogue.apply([(book("tv-a:1"), 1), (book("tv-b:1"), 2), (book("tv-b:2"), 3)], [], [], 3)
+    clusters = Clusters(catalogue)
+    clusters.run()
+    assert catalogue.entry_of("tv-a:1") == catalogue.entry_of("tv-b:1") != catalogue.entry_of("tv-b:2")
+
+    if change == "edited":  # tv-b:1 was another book after all
+        catalogue.apply([(book("tv-b:1", title="Lục Vân Tiên", title_sort="Lục Vân Tiên",
+                               authors=[Author(name="Nguyễn Đình Chiểu")], year=1990), 4)], [], [], 4)
+    else:
+        catalogue.apply([], ["tv-b:1"], [], 4)
+    clusters.run()
+    incremental = entries_of(catalogue)
+    assert catalogue.entry_of("tv-a:1") == catalogue.entry_of("tv-b:2")
+
+    clusters.run(rebuild=True)
+    assert entries_of(catalogue) == incremental
+
+
+def entries_of(catalogue) -> set[frozenset]:
+    groups: dict[str, set] = {}
+    for record_id, entry_id in catalogue.db.execute("SELECT id, entry_id FROM records"):
+        groups.setdefault(entry_id, set()).add(record_id)
+    return {frozenset(members) for members in groups.values()}

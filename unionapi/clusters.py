@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, fields, replace
 
-from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare
+from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
 from normalizer.text import fold
 from unionapi.catalogue import Catalogue, entry_id_for
 
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS reports (        -- doubtful pairs for a cataloguer t
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     UNIQUE (a, b)
 );
+CREATE INDEX IF NOT EXISTS reports_b ON reports(b);
 CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept forever, undoable
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     action TEXT NOT NULL,                   -- merge | reject | split | block
@@ -96,6 +97,7 @@ class Clusters:
         """Cluster what changed (everything when ``rebuild``); returns how many records were placed."""
         started = time.monotonic()
         constraints = self.constraints()
+        records = _PreparedCache(self.catalogue)  # shared: the incremental path compares before placing
         if not rebuild:  # a first harvest queues everything: cluster it the way a rebuild does
             queued_count = self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
             rebuild = queued_count > 1000 and 2 * queued_count >= self.db.execute(
@@ -110,10 +112,10 @@ class Clusters:
             if not queued:
                 return 0
             self._index_keys(queued, constraints)
-            affected = self._affected(queued)
+            affected = self._affected(queued, constraints, records)
         if affected:
             log.info("deduplicating %d records%s", len(affected), " (full rebuild)" if rebuild else "")
-        placed = self._recluster(affected, constraints, keys_as_we_go=rebuild)
+        placed = self._recluster(affected, constraints, records, keys_as_we_go=rebuild)
         with self.catalogue.transaction() as db:
             db.execute("DELETE FROM dedup_queue")
             db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -136,41 +138,81 @@ class Clusters:
                            [(key, record_id) for record_id, found in keys.items() for key in found])
         return keys
 
-    def _candidates(self, record_id: str) -> set[str]:
-        """Records sharing a blocking key with this one, ignoring keys too common to mean anything."""
-        db = self.db
-        keys = [key for (key,) in db.execute("SELECT key FROM match_keys WHERE record_id = ?", (record_id,))]
-        if not keys:
-            return set()
-        marks = ",".join("?" * len(keys))
-        useful = [key for key, size in db.execute(
-            f"SELECT key, count(*) FROM match_keys WHERE key IN ({marks}) GROUP BY key", keys) if size <= MAX_KEY_SIZE]
-        if not useful:
-            return set()
-        found = {row[0] for row in db.execute(
-            f"SELECT DISTINCT record_id FROM match_keys WHERE key IN ({','.join('?' * len(useful))})", useful)}
-        found.discard(record_id)
+    def _affected(self, changed: list[str], constraints: Constraints, records: "_PreparedCache") -> list[str]:
+        """The records whose placement a change can alter: the whole group of records linked to a
+        changed record by a verdict other than "different".
+
+        Records only ever join, or are held back from, records they are not "different" from, and
+        every such pair is either in one entry or a duplicate report (both are kept current), so
+        re-clustering the changed records with the entries and report partners reachable from
+        them gives the clusters a full rebuild would give; everything else cannot be touched.
+        The changed records' new candidates are compared once here to find the entries they may
+        join now.
+        """
+        db, blocked = self.db, constraints.blocked
+        changed = sorted(self._existing(changed))  # a deleted record's entry was queued by the catalogue
+        linked = set(changed)
+        for _, chunk in _chunks(changed, 1000):
+            candidates_of = self._candidates_of(chunk)
+            facts = self._match_facts({x for others in candidates_of.values() for x in others} | set(chunk))
+            taken = {facts[x][0] for x in chunk}  # re-clustered whole anyway: no need to compare
+            records.ensure(chunk)
+            for record_id, candidates in candidates_of.items():
+                record = records[record_id].record
+                others = [other for other in candidates
+                          if facts[other][0] not in taken and not surely_apart(record, *facts[other][1:])]
+                records.ensure(others)
+                linked.update(other for other in others
+                              if records.verdict(record_id, other, blocked).decision != "different")
+        members: set[str] = set()
+        frontier = linked
+        while frontier:  # entries and reports, until nothing new is reached
+            entries = self._select_in("SELECT DISTINCT entry_id FROM records WHERE id IN ({})", frontier)
+            reached = self._select_in("SELECT id FROM records WHERE entry_id IN ({})", entries)
+            reached |= self._select_in("SELECT b FROM reports WHERE status != 'gone' AND a IN ({})", frontier)
+            reached |= self._select_in("SELECT a FROM reports WHERE status != 'gone' AND b IN ({})", frontier)
+            reached |= {y for a, b in constraints.merge for x, y in ((a, b), (b, a)) if x in frontier}
+            members |= frontier
+            frontier = reached - members
+        return sorted(self._existing(members))
+
+    def _existing(self, record_ids) -> set[str]:
+        return self._select_in("SELECT id FROM records WHERE id IN ({})", record_ids)
+
+    def _match_facts(self, record_ids) -> dict[str, tuple]:
+        """Entry, year, pages and material type of each record, read without loading the records."""
+        found = {}
+        for _, some in _chunks(sorted(record_ids)):
+            found.update((row[0], row[1:]) for row in self.db.execute(
+                "SELECT id, entry_id, json_extract(data, '$.year'), json_extract(data, '$.pages'),"
+                f" json_extract(data, '$.material_type') FROM records WHERE id IN ({','.join('?' * len(some))})", some))
         return found
 
-    def _affected(self, changed: list[str]) -> list[str]:
-        """The changed records, the entries they were in, and the entries of their candidates."""
-        records = set(changed)
-        for record_id in changed:
-            records |= self._candidates(record_id)
-        entries = set()
-        for start, ids in _chunks(sorted(records)):
-            entries |= {r[0] for r in self.db.execute(
-                f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        for _, ids in _chunks(sorted(entries)):
-            records |= {r[0] for r in self.db.execute(
-                f"SELECT id FROM records WHERE entry_id IN ({','.join('?' * len(ids))})", ids)}
-        existing = set()
-        for _, ids in _chunks(sorted(records)):
-            existing |= {r[0] for r in self.db.execute(
-                f"SELECT id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        return sorted(existing)
+    def _select_in(self, query: str, values) -> set:
+        found = set()
+        for _, some in _chunks(sorted(values)):
+            found.update(row[0] for row in self.db.execute(query.format(",".join("?" * len(some))), some))
+        return found
 
-    def _recluster(self, record_ids: list[str], constraints: Constraints, keys_as_we_go: bool = False) -> int:
+    def _candidates_of(self, record_ids: list[str]) -> dict[str, set[str]]:
+        """Records sharing a blocking key with each of these, ignoring keys too common to mean anything."""
+        keys_of = defaultdict(set)
+        for _, ids in _chunks(record_ids):
+            for key, record_id in self.db.execute(
+                    f"SELECT key, record_id FROM match_keys WHERE record_id IN ({','.join('?' * len(ids))})", ids):
+                keys_of[record_id].add(key)
+        holders = defaultdict(list)
+        for _, some in _chunks(sorted({key for keys in keys_of.values() for key in keys})):
+            for key, record_id in self.db.execute(
+                    f"SELECT key, record_id FROM match_keys WHERE key IN ({','.join('?' * len(some))})", some):
+                holders[key].append(record_id)
+        found = {record_id: {other for key in keys if len(holders[key]) <= MAX_KEY_SIZE for other in holders[key]}
+                 for record_id, keys in keys_of.items()}
+        alive = self._existing({other for others in found.values() for other in others})  # keys outlive deletions
+        return {record_id: (others & alive) - {record_id} for record_id, others in found.items()}
+
+    def _recluster(self, record_ids: list[str], constraints: Constraints, records: "_PreparedCache",
+                   keys_as_we_go: bool = False) -> int:
         """Greedy clustering in a fixed order (deterministic, so a rebuild gives the same entries).
 
         ``keys_as_we_go`` (a rebuild): blocking keys are written chunk by chunk just before the chunk
@@ -180,7 +222,6 @@ class Clusters:
         if not record_ids:
             return 0
         record_ids = self._matching_order(record_ids)
-        records = _PreparedCache(self.catalogue)
         inside = set(record_ids)
         cluster_of: dict[str, int] = {}
         clusters: list[list[str]] = []
