@@ -345,23 +345,28 @@ def _tail(words: list[str]) -> str:
     return " ".join(words[-n:])
 
 
-# Family names most Vietnamese share (Nguyễn alone is about 4 in 10) and the middle names that only
-# mark gender: "Lịch sử Việt Nam" + "nguyen" would put a thousand different books in one block.
-_SHARED_NAME_PARTS = frozenset("nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh "
-                               "truong thi van".split())
+# Middle names that only mark gender, left out of name keys ("Nguyễn Thị Ngọc" = "Nguyễn Ngọc"), and
+# the family names most Vietnamese share (Nguyễn alone is about 4 in 10), left out when a name's
+# parts are keys on their own: "Lịch sử Việt Nam" + "nguyen" would put a thousand books in one block.
+_GENDER_MIDDLE_NAMES = frozenset("thi van".split())
+_SHARED_FAMILY_NAMES = frozenset("nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh "
+                                 "truong".split())
 
 
-def _name_key_parts(person: tuple[str, ...]) -> set[str]:
-    """The folded parts of a name that tell people apart (all of them if none does)."""
+def _name_key_parts(person: tuple[str, ...], alone: bool = False) -> set[str]:
+    """The folded parts of a name that tell people apart (all of them if none does); ``alone``:
+    each part will be a key by itself, so shared family names do not count either."""
     parts = {_fold_word(tok) for tok in person if len(tok) > 1 and "?" not in tok}
-    return {part for part in parts if part not in _SHARED_NAME_PARTS} or parts
+    common = _GENDER_MIDDLE_NAMES | _SHARED_FAMILY_NAMES if alone else _GENDER_MIDDLE_NAMES
+    return {part for part in parts if part not in common} or parts
 
 
 def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     """Candidate keys; two records are compared only when they share one.
 
     ``isbn:<13>`` (unless blocked), ``sys:(org)number`` (035 with an organisation prefix),
-    ``ta:<first 4 title words>|<a word of an author's name>`` (not a shared family or middle name),
+    ``ta:<first 4 title words>|<an author's whole name, order-free>`` (a name with initials: each
+    full part that is not a shared family name),
     ``ty:<main title>|<year>`` and
     ``tl:<last words of the title>|<year>`` (when those are not the main title already). Titles
     with a bracketed remark ("(panel session)") also get their keys without it.
@@ -380,10 +385,9 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
         heads.add(" ".join(bare[:4]))
     tokens = set()
     for person in p.authors[:6]:  # co-authors come in any order
-        parts = _name_key_parts(person)
         if any(len(tok) == 1 for tok in person):  # 'P. Auer' ~ 'Peter Auer': each full part on its own
-            tokens.update(parts)
-        elif parts:  # the whole name, order-free: 'Nguyễn, Du' = 'Nguyễn Du'
+            tokens.update(_name_key_parts(person, alone=True))
+        elif parts := _name_key_parts(person):  # the whole name, order-free: 'Nguyễn, Du' = 'Nguyễn Du'
             tokens.add(" ".join(sorted(parts)))
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
     main = fold(p.main)

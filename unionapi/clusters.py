@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, fields, replace
+from functools import partial
 
 from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
 from normalizer.text import fold
@@ -130,10 +131,13 @@ class Clusters:
         for _, chunk in _chunks(record_ids, 2000):
             self._insert_keys(chunk, self.catalogue.load(chunk), constraints)
 
-    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints) -> dict[str, set[str]]:
+    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints,
+                     fresh: bool = False) -> dict[str, set[str]]:
+        """``fresh``: the table was emptied for a rebuild, there are no old keys to delete."""
         keys = {record_id: blocking_keys(record, constraints.blocked) for record_id, record in records.items()}
         with self.catalogue.transaction() as db:
-            db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
+            if not fresh:
+                db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
             db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
                            [(key, record_id) for record_id, found in keys.items() for key in found])
         return keys
@@ -221,7 +225,7 @@ class Clusters:
         """
         if not record_ids:
             return 0
-        record_ids = self._matching_order(record_ids)
+        record_ids = self._matching_order(record_ids, everything=keys_as_we_go)
         inside = set(record_ids)
         cluster_of: dict[str, int] = {}
         clusters: list[list[str]] = []
@@ -232,7 +236,8 @@ class Clusters:
         # an incremental run reads the keys of the records it places all at once
         keys = _KeyIndex() if keys_as_we_go else _KeyIndex.of(self.db, record_ids)
         for done, record_id in enumerate(
-                _in_chunks(record_ids, records, constraints, self._insert_keys, keys if keys_as_we_go else None), 1):
+                _in_chunks(record_ids, records, constraints, partial(self._insert_keys, fresh=True),
+                           keys if keys_as_we_go else None), 1):
             if done % 50_000 == 0:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
             candidates = keys.candidates(record_id)
@@ -274,12 +279,14 @@ class Clusters:
         self._write(record_ids, clusters, edges, doubtful)
         return sum(1 for members in clusters if members)
 
-    def _matching_order(self, record_ids: list[str]) -> list[str]:
+    def _matching_order(self, record_ids: list[str], everything: bool = False) -> list[str]:
         """Folded title, then id: copies of one book come one after another, so the records a
         record is compared with were just read (a national rebuild reads each record about once),
         and the order is the same for a rebuild and for the incremental path."""
         titles = {}
-        for _, ids in _chunks(record_ids):
+        if everything:  # a rebuild: one pass over the table
+            titles.update(self.db.execute("SELECT id, json_extract(data, '$.title') FROM records"))
+        for _, ids in _chunks([] if everything else record_ids):
             titles.update(self.db.execute(f"SELECT id, json_extract(data, '$.title') FROM records"
                                           f" WHERE id IN ({','.join('?' * len(ids))})", ids))
         return sorted(titles, key=lambda record_id: (fold(titles[record_id] or ""), record_id))
