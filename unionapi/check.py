@@ -5,7 +5,7 @@ A union catalogue is trusted only if its numbers add up; this says exactly where
 from __future__ import annotations
 
 from harvester import HarvestError, source_identifiers
-from unionapi.search import SearchRequest
+from unionapi.search import SearchRequest, SearchUnavailable
 
 
 def check_library(services, library) -> dict:
@@ -28,7 +28,10 @@ def check_library(services, library) -> dict:
     report["deleted_but_catalogued"] = sorted(catalogued - raw)
     entries = services.catalogue.db.execute("SELECT count(DISTINCT entry_id) FROM records WHERE source = ?",
                                             (library.id,)).fetchone()[0]
-    indexed = services.engine.search(SearchRequest(library=[library.id], size=1)).total
+    try:
+        indexed = services.engine.search(SearchRequest(library=[library.id], size=1)).total
+    except SearchUnavailable as exc:  # the other counts still say where the records are
+        indexed, report["index_error"] = None, str(exc)
     report["entries"], report["indexed_entries"] = entries, indexed
     report["ok"] = (report["source"] is not None and not report["not_harvested"] and not report["gone_at_source"]
                     and not report["not_in_catalogue"] and not report["deleted_but_catalogued"] and entries == indexed)
@@ -36,9 +39,9 @@ def check_library(services, library) -> dict:
 
 
 def format_check(report: dict) -> str:
-    head = (f"{report['library']}: source {report['source'] if report['source'] is not None else '?'}, "
+    head = (f"{report['library']}: source {_known(report['source'])}, "
             f"raw store {report['raw']}, catalogue {report['catalogue']} (+{report['rejected']} rejected), "
-            f"entries {report['entries']}, indexed {report['indexed_entries']}: "
+            f"entries {report['entries']}, indexed {_known(report['indexed_entries'])}: "
             + ("consistent" if report["ok"] else "DIFFERENCES"))
     lines = [head]
     explain = {"not_harvested": "at the source but not harvested (run `unioncat harvest {library}`)",
@@ -52,7 +55,13 @@ def format_check(report: dict) -> str:
             lines.append(f"  {len(report[key])} {text.format(library=report['library'])}: {shown}")
     if report.get("source_error"):
         lines.append(f"  the source could not be read: {report['source_error']}")
-    if report["entries"] != report["indexed_entries"]:
+    if report.get("index_error"):
+        lines.append(f"  the search index could not be read: {report['index_error']}")
+    elif report["entries"] != report["indexed_entries"]:
         lines.append(f"  the index has {report['indexed_entries']} entries for this library, the catalogue "
                      f"{report['entries']} (run `unioncat index`)")
     return "\n".join(lines)
+
+
+def _known(count) -> str:
+    return "?" if count is None else str(count)
