@@ -7,8 +7,14 @@ step that died half-way is finished by running it again.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Iterator
 
 from config import Config
 from harvester.rawstore import RawStore
@@ -19,6 +25,8 @@ from unionapi.search import entry_document
 
 log = logging.getLogger("unioncat.pipeline")
 BATCH = 1000
+PROGRESS_EVERY = 50_000
+PARALLEL_FROM = 20_000  # fewer changed records are normalized in this process: starting workers costs more
 
 
 @dataclass
@@ -29,40 +37,85 @@ class NormalizeReport:
     reasons: list[str] = field(default_factory=list)  # the first few, for the log
 
 
-def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue) -> NormalizeReport:
-    """Normalize every raw record that changed since the catalogue's cursor."""
+def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, workers: int | None = None) -> NormalizeReport:
+    """Normalize every raw record that changed since the catalogue's cursor.
+
+    A large backlog (a first harvest, a rebuild) is parsed by ``workers`` processes (default: one
+    per core) while this one writes the results in order; the normalizer is pure, so only bytes
+    and records cross. The cursor advances batch by batch, so a run that dies resumes there."""
     report = NormalizeReport()
     cursor = catalogue.cursor()
     pending = raw.max_seq() - cursor
     if pending <= 0:
         return report
-    log.info("normalizing %d changed records", pending)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    parallel = workers > 1 and pending >= PARALLEL_FROM
+    log.info("normalizing %d changed records%s", pending, f" in {workers} processes" if parallel else "")
     started = time.monotonic()
-    upserts, deletions, rejections = [], [], []
-    last_seq = cursor
-    for record in raw.changes_since(cursor):
-        last_seq = record.seq
-        if record.deleted:
-            deletions.append(record.id)
-        else:
-            library = config.libraries.get(record.source)
-            ctx = SourceContext(library=record.source, record_id=record.id,
-                                branch_map=dict(library.branches) if library else {})
-            try:
-                upserts.append((normalize(record.body, record.format, ctx), record.seq))
-            except RejectedRecord as exc:
-                rejections.append((record.id, record.source, record.seq, exc.reason))
-                if len(report.reasons) < 5:
-                    report.reasons.append(f"{record.id}: {exc.reason}")
-        if len(upserts) + len(deletions) + len(rejections) >= BATCH:
+    batches = _batches(config, raw.changes_since(cursor))
+    next_progress = PROGRESS_EVERY
+    with (ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if parallel else nullcontext()) as pool:
+        for outcomes, last_seq in (_in_order(pool, batches, 2 * workers) if pool else map(_normalize_batch, batches)):
+            upserts, deletions, rejections = [], [], []
+            for kind, *item in outcomes:
+                if kind == "record":
+                    upserts.append(tuple(item))
+                elif kind == "deleted":
+                    deletions.append(item[0])
+                else:
+                    rejections.append(tuple(item))
+                    if len(report.reasons) < 5:
+                        report.reasons.append(f"{item[0]}: {item[3]}")
             _apply(catalogue, report, upserts, deletions, rejections, last_seq)
-            log.info("normalized %d of %d", report.normalized + report.deleted + report.rejected, pending)
-    _apply(catalogue, report, upserts, deletions, rejections, last_seq)
+            done = report.normalized + report.deleted + report.rejected
+            if done >= next_progress:
+                log.info("normalized %d of %d", done, pending)
+                next_progress += PROGRESS_EVERY
     log.info("normalized %d records, %d deletions, %d rejected (kept with their reason) in %.1f s",
              report.normalized, report.deleted, report.rejected, time.monotonic() - started)
     for reason in report.reasons:
         log.warning("rejected: %s", reason)
     return report
+
+
+def _batches(config: Config, changes) -> Iterator[tuple[list[tuple], int]]:
+    """Raw records as plain tuples (what a worker process needs), BATCH at a time, with the last seq."""
+    batch = []
+    for record in changes:
+        library = config.libraries.get(record.source)
+        batch.append((record.id, record.source, record.format, record.body, record.deleted, record.seq,
+                      dict(library.branches) if library else {}))
+        if len(batch) >= BATCH:
+            yield batch, record.seq
+            batch = []
+    if batch:
+        yield batch, batch[-1][5]
+
+
+def _normalize_batch(batch_and_seq: tuple[list[tuple], int]) -> tuple[list[tuple], int]:
+    batch, last_seq = batch_and_seq
+    outcomes = []
+    for record_id, source, fmt, body, deleted, seq, branch_map in batch:
+        if deleted:
+            outcomes.append(("deleted", record_id))
+            continue
+        try:
+            record = normalize(body, fmt, SourceContext(library=source, record_id=record_id, branch_map=branch_map))
+            outcomes.append(("record", record, seq))
+        except RejectedRecord as exc:
+            outcomes.append(("rejected", record_id, source, seq, exc.reason))
+    return outcomes, last_seq
+
+
+def _in_order(pool, batches, ahead: int):
+    """pool.map without reading everything first: at most ``ahead`` batches in flight."""
+    waiting = deque()
+    for batch in batches:
+        waiting.append(pool.submit(_normalize_batch, batch))
+        if len(waiting) >= ahead:
+            yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
 
 
 def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:

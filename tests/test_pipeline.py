@@ -1,0 +1,55 @@
+"""The normalize step: a large backlog is parsed by worker processes, with the same catalogue as in one."""
+from __future__ import annotations
+
+import yaml
+
+from config import load_config
+from harvester.rawstore import RawStore
+from tests.conftest import REPO, write_config
+from unionapi import pipeline
+from unionapi.catalogue import Catalogue
+from unionapi.demo.network import DEMO_SEED, generate_network
+
+
+def _raw_store(folder, config) -> RawStore:
+    """The demo network's records as each library's protocol would deliver them, plus one broken record."""
+    raw = RawStore(folder / "raw.sqlite3")
+    generated = generate_network(DEMO_SEED, total_records=1000)
+    for library in config.libraries.values():
+        prefix = library.metadata_prefix or "marc21"
+        items = [{"identifier": r.identifier, "datestamp": r.datestamp, "deleted": r.deleted, "sets": r.sets,
+                  "format": "oai_dc" if prefix == "oai_dc" else "marcxml",
+                  "body": None if r.deleted else r.metadata[prefix].encode("utf-8")}
+                 for r in generated[library.id]]
+        raw.store_page(library.id, items, None)
+    library = next(iter(config.libraries))
+    raw.store_page(library, [{"identifier": "broken-1", "datestamp": "2026-11-23T00:00:00Z", "deleted": False,
+                              "sets": [], "format": "marcxml", "body": b"<record><datafield tag='245'>"}], None)
+    return raw
+
+
+def _catalogue_state(catalogue: Catalogue) -> tuple:
+    records = sorted(catalogue.db.execute("SELECT id, raw_seq, data FROM records"))
+    rejected = sorted(catalogue.db.execute("SELECT record_id, raw_seq, reason FROM rejected"))
+    issues = sorted(catalogue.db.execute("SELECT * FROM record_issues"))
+    return records, rejected, issues, catalogue.cursor()
+
+
+def test_worker_processes_give_the_catalogue_one_process_gives(tmp_path, monkeypatch):
+    libraries = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
+    config = load_config(write_config(tmp_path / "config", libraries))
+    raw = _raw_store(tmp_path, config)
+
+    alone = Catalogue(tmp_path / "alone.sqlite3")
+    report = pipeline.normalize_changes(config, raw, alone, workers=1)
+    assert report.rejected == 1 and report.normalized > 900
+
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 0)  # the demo is small: make it count as a backlog
+    monkeypatch.setattr(pipeline, "BATCH", 100)
+    shared = Catalogue(tmp_path / "shared.sqlite3")
+    parallel = pipeline.normalize_changes(config, raw, shared, workers=2)
+    assert (parallel.normalized, parallel.deleted, parallel.rejected) == (
+        report.normalized, report.deleted, report.rejected)
+    assert _catalogue_state(shared) == _catalogue_state(alone)
+    broken = shared.db.execute("SELECT reason FROM rejected WHERE record_id LIKE '%broken-1'").fetchone()
+    assert broken and broken[0], "the broken record is kept with a reason"
