@@ -10,6 +10,7 @@ from unionapi.demo.network import DEMO_SEED, generate_network, save_records, sim
 from unionapi.demo.provider import start_provider
 from unionapi.pipeline import deduplicate_changes, normalize_changes
 from unionapi.services import Services
+from unionapi.workers import cores
 
 LIBRARIES = ("tv-tinh", "tv-kim-son", "tv-yen-mo", "thpt-lvt")
 
@@ -48,7 +49,12 @@ def harvest(config, services, library_ids):
     deduplicate_changes(config, services.catalogue)
 
 
-def test_incremental_equals_full_rebuild(network):
+def test_incremental_equals_full_rebuild(network, monkeypatch):
+    import unionapi.clusters
+    pools = []
+    monkeypatch.setattr(unionapi.clusters, "PARALLEL_KEYS_FROM", 0)  # rebuilds compute keys in worker processes
+    original = unionapi.clusters.process_pool
+    monkeypatch.setattr(unionapi.clusters, "process_pool", lambda workers: pools.append(workers) or original(workers))
     config, services, generated, folder = network
     harvest(config, services, LIBRARIES[:2])       # two libraries first
     harvest(config, services, LIBRARIES[2:])       # the others arrive later: only they are matched
@@ -63,6 +69,7 @@ def test_incremental_equals_full_rebuild(network):
 
     deduplicate_changes(config, services.catalogue, rebuild=True)
     assert entries(services) == incremental
+    assert pools == ([cores()] if cores() > 1 else []), "the rebuild computed its keys in worker processes"
 
 
 def test_a_loan_reindexes_the_entry_without_matching_again(tmp_path):

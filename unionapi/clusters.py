@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import OrderedDict, defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
-from functools import partial
 
 from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
+from normalizer.records import CanonicalRecord
 from normalizer.text import fold
 from unionapi.catalogue import Catalogue, entry_id_for
+from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.dedup")
 
@@ -51,6 +54,8 @@ CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept for
 );
 """
 MAX_KEY_SIZE = 500  # a blocking key shared by more records than this is too vague to compare on
+KEY_JOB = 5000  # records per worker job when a rebuild computes blocking keys
+PARALLEL_KEYS_FROM = 20_000  # a smaller catalogue's keys are computed in this process
 
 
 @dataclass
@@ -116,7 +121,7 @@ class Clusters:
             affected = self._affected(queued, constraints, records)
         if affected:
             log.info("deduplicating %d records%s", len(affected), " (full rebuild)" if rebuild else "")
-        placed = self._recluster(affected, constraints, records, keys_as_we_go=rebuild)
+        placed = self._recluster(affected, constraints, records, everything=rebuild)
         with self.catalogue.transaction() as db:
             db.execute("DELETE FROM dedup_queue")
             db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -131,13 +136,10 @@ class Clusters:
         for _, chunk in _chunks(record_ids, 2000):
             self._insert_keys(chunk, self.catalogue.load(chunk), constraints)
 
-    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints,
-                     fresh: bool = False) -> dict[str, set[str]]:
-        """``fresh``: the table was emptied for a rebuild, there are no old keys to delete."""
+    def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints) -> dict[str, set[str]]:
         keys = {record_id: blocking_keys(record, constraints.blocked) for record_id, record in records.items()}
         with self.catalogue.transaction() as db:
-            if not fresh:
-                db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
+            db.execute(f"DELETE FROM match_keys WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
             db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
                            [(key, record_id) for record_id, found in keys.items() for key in found])
         return keys
@@ -158,13 +160,14 @@ class Clusters:
         linked = set(changed)
         for _, chunk in _chunks(changed, 1000):
             candidates_of = self._candidates_of(chunk)
-            facts = self._match_facts({x for others in candidates_of.values() for x in others} | set(chunk))
-            taken = {facts[x][0] for x in chunk}  # re-clustered whole anyway: no need to compare
+            entry_of = self._entries_of({x for others in candidates_of.values() for x in others} | set(chunk))
+            taken = {entry_of[x] for x in chunk}  # re-clustered whole anyway: no need to compare
+            facts = self._match_facts({x for others in candidates_of.values() for x in others  # (keys outlive
+                                       if entry_of.get(x, taken) not in taken})               # deleted records)
             records.ensure(chunk)
             for record_id, candidates in candidates_of.items():
                 record = records[record_id].record
-                others = [other for other in candidates
-                          if facts[other][0] not in taken and not surely_apart(record, *facts[other][1:])]
+                others = [other for other in candidates if other in facts and not surely_apart(record, *facts[other])]
                 records.ensure(others)
                 linked.update(other for other in others
                               if records.verdict(record_id, other, blocked).decision != "different")
@@ -183,13 +186,20 @@ class Clusters:
     def _existing(self, record_ids) -> set[str]:
         return self._select_in("SELECT id FROM records WHERE id IN ({})", record_ids)
 
-    def _match_facts(self, record_ids) -> dict[str, tuple]:
-        """Entry, year, pages and material type of each record, read without loading the records."""
+    def _entries_of(self, record_ids) -> dict[str, str]:
         found = {}
         for _, some in _chunks(sorted(record_ids)):
-            found.update((row[0], row[1:]) for row in self.db.execute(
-                "SELECT id, entry_id, json_extract(data, '$.year'), json_extract(data, '$.pages'),"
-                f" json_extract(data, '$.material_type') FROM records WHERE id IN ({','.join('?' * len(some))})", some))
+            found.update(self.db.execute(
+                f"SELECT id, entry_id FROM records WHERE id IN ({','.join('?' * len(some))})", some))
+        return found
+
+    def _match_facts(self, record_ids) -> dict[str, tuple]:
+        """Year, pages and material type of each record, read without loading the records."""
+        found = {}
+        for _, some in _chunks(sorted(record_ids)):
+            found.update((record_id, tuple(json.loads(facts))) for record_id, facts in self.db.execute(
+                "SELECT id, json_extract(data, '$.year', '$.pages', '$.material_type') FROM records"
+                f" WHERE id IN ({','.join('?' * len(some))})", some))
         return found
 
     def _select_in(self, query: str, values) -> set:
@@ -199,7 +209,8 @@ class Clusters:
         return found
 
     def _candidates_of(self, record_ids: list[str]) -> dict[str, set[str]]:
-        """Records sharing a blocking key with each of these, ignoring keys too common to mean anything."""
+        """Records sharing a blocking key with each of these, ignoring keys too common to mean anything
+        (deleted records too: their keys stay until the next rebuild)."""
         keys_of = defaultdict(set)
         for _, ids in _chunks(record_ids):
             for key, record_id in self.db.execute(
@@ -210,34 +221,29 @@ class Clusters:
             for key, record_id in self.db.execute(
                     f"SELECT key, record_id FROM match_keys WHERE key IN ({','.join('?' * len(some))})", some):
                 holders[key].append(record_id)
-        found = {record_id: {other for key in keys if len(holders[key]) <= MAX_KEY_SIZE for other in holders[key]}
-                 for record_id, keys in keys_of.items()}
-        alive = self._existing({other for others in found.values() for other in others})  # keys outlive deletions
-        return {record_id: (others & alive) - {record_id} for record_id, others in found.items()}
+        return {record_id: {other for key in keys if len(holders[key]) <= MAX_KEY_SIZE for other in holders[key]
+                            if other != record_id} for record_id, keys in keys_of.items()}
 
     def _recluster(self, record_ids: list[str], constraints: Constraints, records: "_PreparedCache",
-                   keys_as_we_go: bool = False) -> int:
+                   everything: bool = False) -> int:
         """Greedy clustering in a fixed order (deterministic, so a rebuild gives the same entries).
 
-        ``keys_as_we_go`` (a rebuild): blocking keys are written chunk by chunk just before the chunk
-        is placed — a record only ever joins records placed before it, so later keys are not needed
-        yet, and each record is read and prepared once instead of twice.
+        ``everything`` (a rebuild): the blocking keys of every record are computed and written first,
+        so that a key is judged too common by its size in the whole catalogue, as the incremental
+        path judges it.
         """
         if not record_ids:
             return 0
-        record_ids = self._matching_order(record_ids, everything=keys_as_we_go)
+        record_ids = self._matching_order(record_ids, everything=everything)
         inside = set(record_ids)
         cluster_of: dict[str, int] = {}
         clusters: list[list[str]] = []
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
+        # candidates from memory, not a query per record
+        keys = self._all_keys(constraints) if everything else _KeyIndex.of(self.db, record_ids)
         started = time.monotonic()
-        # candidates from memory, not a query per record: a rebuild learns keys chunk by chunk,
-        # an incremental run reads the keys of the records it places all at once
-        keys = _KeyIndex() if keys_as_we_go else _KeyIndex.of(self.db, record_ids)
-        for done, record_id in enumerate(
-                _in_chunks(record_ids, records, constraints, partial(self._insert_keys, fresh=True),
-                           keys if keys_as_we_go else None), 1):
+        for done, record_id in enumerate(record_ids, 1):
             if done % 50_000 == 0:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
             candidates = keys.candidates(record_id)
@@ -276,8 +282,35 @@ class Clusters:
                         verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
                     doubtful.append((record_id, other, verdict))
         self._apply_merges(constraints, cluster_of, clusters, edges)
-        self._write(record_ids, clusters, edges, doubtful)
+        self._write(record_ids, clusters, edges, doubtful, everything)
         return sum(1 for members in clusters if members)
+
+    def _all_keys(self, constraints: Constraints) -> "_KeyIndex":
+        """Every record's blocking keys, kept in memory and written to the emptied table.
+
+        A big catalogue's keys are computed by worker processes reading the catalogue file, and
+        the table's indexes are built once at the end instead of grown row by row."""
+        keys, started, done = _KeyIndex(), time.monotonic(), 0
+        first, last = self.db.execute("SELECT coalesce(min(rowid), 0), coalesce(max(rowid), -1) FROM records").fetchone()
+        jobs = ((str(self.catalogue.path), start, start + KEY_JOB - 1, constraints.blocked)
+                for start in range(first, last + 1, KEY_JOB))
+        workers = cores() if last - first >= PARALLEL_KEYS_FROM else 1
+        with self.catalogue.transaction() as db:
+            db.execute("DROP INDEX IF EXISTS match_keys_key")
+            db.execute("DROP INDEX IF EXISTS match_keys_record")
+        with process_pool(workers) if workers > 1 else nullcontext() as pool:
+            for found in in_order(pool, _keys_of_rows, jobs, 2 * workers) if pool else map(_keys_of_rows, jobs):
+                with self.catalogue.transaction() as db:
+                    db.executemany("INSERT INTO match_keys (key, record_id) VALUES (?, ?)",
+                                   [(key, record_id) for record_id, found_keys in found.items() for key in found_keys])
+                keys.add(found)
+                done += len(found)
+                if done % 100_000 < len(found):
+                    log.info("blocking keys of %d records computed (%.0f s)", done, time.monotonic() - started)
+        with self.catalogue.transaction() as db:
+            db.execute("CREATE INDEX IF NOT EXISTS match_keys_key ON match_keys(key)")
+            db.execute("CREATE INDEX IF NOT EXISTS match_keys_record ON match_keys(record_id)")
+        return keys
 
     def _matching_order(self, record_ids: list[str], everything: bool = False) -> list[str]:
         """Folded title, then id: copies of one book come one after another, so the records a
@@ -313,12 +346,11 @@ class Clusters:
             edges[keep].extend(edges.pop(gone, []))
             edges[keep].append((a, b, 1.0, ["merged by a cataloguer"], "cataloguer"))
 
-    def _write(self, record_ids: list[str], clusters, edges, doubtful) -> None:
+    def _write(self, record_ids: list[str], clusters, edges, doubtful, everything: bool = False) -> None:
+        """One transaction: entries, their edges and the open reports among these records."""
         stamp = max((self.catalogue.cursor(), 1))
-        old_entries = set()
-        for _, ids in _chunks(record_ids):
-            old_entries |= {r[0] for r in self.db.execute(
-                f"SELECT DISTINCT entry_id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        old_entries = ({r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records")} if everything
+                       else self._select_in("SELECT DISTINCT entry_id FROM records WHERE id IN ({})", record_ids))
         assignments, touched, edge_rows = [], set(old_entries), []
         for index, members in enumerate(clusters):
             if not members:
@@ -329,7 +361,9 @@ class Clusters:
             edge_rows.extend((entry_id, a, b, score, json.dumps(reasons, ensure_ascii=False), kind)
                              for a, b, score, reasons, kind in edges.get(index, []))
         with self.catalogue.transaction() as db:
-            for _, ids in _chunks(sorted(old_entries)):
+            if everything:
+                db.execute("DELETE FROM edges")
+            for _, ids in _chunks([] if everything else sorted(old_entries)):
                 db.execute(f"DELETE FROM edges WHERE entry_id IN ({','.join('?' * len(ids))})", ids)
             db.executemany("UPDATE records SET entry_id = ? WHERE id = ? AND entry_id != ?",
                            ((entry_id, member, entry_id) for entry_id, member in assignments))
@@ -342,15 +376,13 @@ class Clusters:
             stale = [(i, a, b) for i, a, b in db.execute("SELECT id, a, b FROM reports WHERE status = 'open'")
                      if a in inside and b in inside]
             db.executemany("UPDATE reports SET status = 'gone' WHERE id = ?", [(i,) for i, _, _ in stale])
-            for a, b, verdict in doubtful:
-                a, b = _pair(a, b)
-                db.execute(
-                    "INSERT INTO reports (a, b, score, reasons, differing) VALUES (?,?,?,?,?)"
-                    " ON CONFLICT(a, b) DO UPDATE SET score=excluded.score, reasons=excluded.reasons,"
-                    " differing=excluded.differing, status=CASE WHEN status = 'gone' THEN 'open' ELSE status END,"
-                    " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                    (a, b, verdict.score, json.dumps(verdict.reasons, ensure_ascii=False),
-                     json.dumps(verdict.differing)))
+            db.executemany(
+                "INSERT INTO reports (a, b, score, reasons, differing) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(a, b) DO UPDATE SET score=excluded.score, reasons=excluded.reasons,"
+                " differing=excluded.differing, status=CASE WHEN status = 'gone' THEN 'open' ELSE status END,"
+                " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                ((*_pair(a, b), verdict.score, json.dumps(verdict.reasons, ensure_ascii=False),
+                  json.dumps(verdict.differing)) for a, b, verdict in doubtful))
 
     # -- cataloguer actions --------------------------------------------------------------------
     def decide(self, action: str, who: str, comment: str | None = None, a: str | None = None,
@@ -509,14 +541,15 @@ class _PreparedCache:
         return self.items[record_id]
 
 
-def _in_chunks(record_ids: list[str], records: "_PreparedCache", constraints, insert_keys, keys: "_KeyIndex | None"):
-    """The ids in order; with ``keys`` (a rebuild), each chunk's blocking keys are written (and
-    remembered) before its ids come out."""
-    for _, chunk in _chunks(record_ids, 2000):
-        if keys is not None:
-            records.ensure(chunk)
-            keys.add(insert_keys(chunk, {record_id: records[record_id] for record_id in chunk}, constraints))
-        yield from chunk
+def _keys_of_rows(job) -> dict[str, set[str]]:
+    """Blocking keys of the records stored in a rowid range (run in a worker process)."""
+    path, first, last, blocked = job
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT id, data FROM records WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
+    finally:
+        db.close()
+    return {record_id: blocking_keys(CanonicalRecord.from_dict(json.loads(data)), blocked) for record_id, data in rows}
 
 
 class _KeyIndex:

@@ -7,13 +7,9 @@ step that died half-way is finished by running it again.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Iterator
 
 from config import Config
@@ -22,6 +18,7 @@ from normalizer import normalize
 from normalizer.records import RejectedRecord, SourceContext
 from unionapi.catalogue import Catalogue
 from unionapi.search import entry_document
+from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.pipeline")
 BATCH = 1000
@@ -48,14 +45,15 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
     pending = raw.max_seq() - cursor
     if pending <= 0:
         return report
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = cores() if workers is None else workers
     parallel = workers > 1 and pending >= PARALLEL_FROM
     log.info("normalizing %d changed records%s", pending, f" in {workers} processes" if parallel else "")
     started = time.monotonic()
     batches = _batches(config, raw.changes_since(cursor))
     next_progress = PROGRESS_EVERY
-    with (ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if parallel else nullcontext()) as pool:
-        for outcomes, last_seq in (_in_order(pool, batches, 2 * workers) if pool else map(_normalize_batch, batches)):
+    with process_pool(workers) if parallel else nullcontext() as pool:
+        for outcomes, last_seq in (in_order(pool, _normalize_batch, batches, 2 * workers) if pool
+                                   else map(_normalize_batch, batches)):
             upserts, deletions, rejections = [], [], []
             for kind, *item in outcomes:
                 if kind == "record":
@@ -105,17 +103,6 @@ def _normalize_batch(batch_and_seq: tuple[list[tuple], int]) -> tuple[list[tuple
         except RejectedRecord as exc:
             outcomes.append(("rejected", record_id, source, seq, exc.reason))
     return outcomes, last_seq
-
-
-def _in_order(pool, batches, ahead: int):
-    """pool.map without reading everything first: at most ``ahead`` batches in flight."""
-    waiting = deque()
-    for batch in batches:
-        waiting.append(pool.submit(_normalize_batch, batch))
-        if len(waiting) >= ahead:
-            yield waiting.popleft().result()
-    while waiting:
-        yield waiting.popleft().result()
 
 
 def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:
