@@ -282,6 +282,8 @@ class Clusters:
                         verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
                     doubtful.append((record_id, other, verdict))
         self._apply_merges(constraints, cluster_of, clusters, edges)
+        if len(record_ids) >= 50_000:
+            log.info("placed %d records (%.0f s); writing the entries", len(record_ids), time.monotonic() - started)
         self._write(record_ids, clusters, edges, doubtful, everything)
         return sum(1 for members in clusters if members)
 
