@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept for
 );
 """
 MAX_KEY_SIZE = 500  # a blocking key shared by more records than this is too vague to compare on
+PREFETCH = 2000  # records read at once as clustering walks through them
 KEY_JOB = 5000  # records per worker job when a rebuild computes blocking keys
 PARALLEL_KEYS_FROM = 20_000  # a smaller catalogue's keys are computed in this process
 
@@ -244,6 +245,8 @@ class Clusters:
         keys = self._all_keys(constraints) if everything else _KeyIndex.of(self.db, record_ids)
         started = time.monotonic()
         for done, record_id in enumerate(record_ids, 1):
+            if done % PREFETCH == 1:  # the next records in one read, not a query each
+                records.ensure(record_ids[done - 1:done - 1 + PREFETCH])
             if done % 50_000 == 0:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
             candidates = keys.candidates(record_id)
