@@ -73,7 +73,6 @@ import multiprocessing
 import os
 import pstats
 import random
-import re
 import resource
 import shutil
 import socket

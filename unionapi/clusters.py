@@ -156,7 +156,7 @@ class Clusters:
         The changed records' new candidates are compared once here to find the entries they may
         join now.
         """
-        db, blocked = self.db, constraints.blocked
+        blocked = constraints.blocked
         changed = sorted(self._existing(changed))  # a deleted record's entry was queued by the catalogue
         linked = set(changed)
         for _, chunk in _chunks(changed, 1000):
