@@ -124,8 +124,9 @@ def main() -> None:
     print(f"entries={catalogue.entry_count():,} precision={precision:.4f} recall={recall:.4f} "
           "(recall counts a library's own duplicates, which are reported, not merged)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest key worker
-    print(f"(the rebuild's key workers, one per core, peaked at {workers:.0f} MB each at most)")
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"(RUSAGE_CHILDREN max {workers:.0f} MB for the rebuild's key workers, one per core; on Linux it"
+          " includes this process's memory at the moment a worker is forked, before it execs)")
     print(f"records={len(truth)} seconds={seconds:.0f} peak_rss_mb={peak:.0f}")
 
 
