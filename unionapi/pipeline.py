@@ -22,7 +22,6 @@ from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.pipeline")
 BATCH = 1000
-PROGRESS_EVERY = 50_000
 PARALLEL_FROM = 20_000  # fewer changed records are normalized in this process: starting workers costs more
 
 
@@ -50,7 +49,6 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
     log.info("normalizing %d changed records%s", pending, f" in {workers} processes" if parallel else "")
     started = time.monotonic()
     batches = _batches(config, raw.changes_since(cursor))
-    next_progress = PROGRESS_EVERY
     with process_pool(workers) if parallel else nullcontext() as pool:
         for outcomes, last_seq in (in_order(pool, _normalize_batch, batches, 2 * workers) if pool
                                    else map(_normalize_batch, batches)):
@@ -65,10 +63,7 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
                     if len(report.reasons) < 5:
                         report.reasons.append(f"{item[0]}: {item[3]}")
             _apply(catalogue, report, upserts, deletions, rejections, last_seq)
-            done = report.normalized + report.deleted + report.rejected
-            if done >= next_progress:
-                log.info("normalized %d of %d", done, pending)
-                next_progress += PROGRESS_EVERY
+            log.info("normalized %d of %d", report.normalized + report.deleted + report.rejected, pending)
     log.info("normalized %d records, %d deletions, %d rejected (kept with their reason) in %.1f s",
              report.normalized, report.deleted, report.rejected, time.monotonic() - started)
     for reason in report.reasons:
