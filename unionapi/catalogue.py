@@ -48,7 +48,10 @@ CREATE TABLE IF NOT EXISTS record_issues (   -- what the normalizer repaired or 
 );
 CREATE INDEX IF NOT EXISTS record_issues_record ON record_issues(record_id);
 CREATE INDEX IF NOT EXISTS record_issues_source ON record_issues(source, kind, code);
-CREATE TABLE IF NOT EXISTS dedup_queue (record_id TEXT PRIMARY KEY);  -- to be (re)clustered
+CREATE TABLE IF NOT EXISTS dedup_queue (   -- to be (re)clustered
+    record_id TEXT PRIMARY KEY,
+    changed INTEGER NOT NULL DEFAULT 1      -- 0: the record is as it was, only its entry lost a member
+);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
@@ -66,6 +69,8 @@ def entry_id_for(record_id: str) -> str:
 class Catalogue(SQLiteFile):
     def __init__(self, path: Path | str):
         super().__init__(path, SCHEMA)
+        if "changed" not in {row[1] for row in self.db.execute("PRAGMA table_info(dedup_queue)")}:
+            self.db.execute("ALTER TABLE dedup_queue ADD COLUMN changed INTEGER NOT NULL DEFAULT 1")  # older files
 
     # -- writing (the pipeline) --------------------------------------------------------------
     def apply(self, upserts: Iterable[tuple[CanonicalRecord, int]], deletions: Iterable[str],
@@ -85,7 +90,8 @@ class Catalogue(SQLiteFile):
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record.record_id,))
                 self._record_issues(record)
                 if row is None or _matching_changed(json.loads(row[1]), data):
-                    self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", (record.record_id,))
+                    self.db.execute("INSERT INTO dedup_queue (record_id, changed) VALUES (?, 1)"
+                                    " ON CONFLICT(record_id) DO UPDATE SET changed = 1", (record.record_id,))
                 self._touch(entry, cursor)
             for record_id in deletions:
                 row = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (record_id,)).fetchone()
@@ -93,7 +99,7 @@ class Catalogue(SQLiteFile):
                 self.db.execute("DELETE FROM rejected WHERE record_id = ?", (record_id,))
                 self.db.execute("DELETE FROM record_issues WHERE record_id = ?", (record_id,))
                 if row:  # the entry it leaves must be clustered again without it
-                    self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id) SELECT id FROM records"
+                    self.db.execute("INSERT OR IGNORE INTO dedup_queue (record_id, changed) SELECT id, 0 FROM records"
                                     " WHERE entry_id = ?", (row[0],))
                     self._touch(row[0], cursor)
             for record_id, source, raw_seq, reason in rejections:

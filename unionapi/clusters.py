@@ -115,11 +115,12 @@ class Clusters:
                 db.execute("DELETE FROM match_keys")
                 db.execute("DELETE FROM dedup_queue")  # (edges are replaced entry by entry when written)
         else:
-            queued = [r[0] for r in self.db.execute("SELECT record_id FROM dedup_queue ORDER BY record_id")]
+            queued = dict(self.db.execute("SELECT record_id, changed FROM dedup_queue ORDER BY record_id"))
             if not queued:
                 return 0
-            self._index_keys(queued, constraints)
-            affected = self._affected(queued, constraints, records)
+            changed = [record_id for record_id, is_changed in queued.items() if is_changed]
+            self._index_keys(changed, constraints)  # the others' keys are as they were
+            affected = self._affected(list(queued), changed, constraints, records)
         if affected:
             log.info("deduplicating %d records%s", len(affected), " (full rebuild)" if rebuild else "")
         placed = self._recluster(affected, constraints, records, everything=rebuild)
@@ -145,7 +146,8 @@ class Clusters:
                            [(key, record_id) for record_id, found in keys.items() for key in found])
         return keys
 
-    def _affected(self, changed: list[str], constraints: Constraints, records: "_PreparedCache") -> list[str]:
+    def _affected(self, queued: list[str], changed: list[str], constraints: Constraints,
+                  records: "_PreparedCache") -> list[str]:
         """The records whose placement a change can alter: the whole group of records linked to a
         changed record by a verdict other than "different".
 
@@ -154,11 +156,12 @@ class Clusters:
         re-clustering the changed records with the entries and report partners reachable from
         them gives the clusters a full rebuild would give; everything else cannot be touched.
         The changed records' new candidates are compared once here to find the entries they may
-        join now.
+        join now; a queued record that did not change (its entry lost a member) has its links in
+        entries and reports already.
         """
         blocked = constraints.blocked
-        changed = sorted(self._existing(changed))  # a deleted record's entry was queued by the catalogue
-        linked = set(changed)
+        linked = self._existing(queued)  # a deleted record's entry was queued by the catalogue
+        changed = sorted(linked.intersection(changed))
         for _, chunk in _chunks(changed, 1000):
             candidates_of = self._candidates_of(chunk)
             entry_of = self._entries_of({x for others in candidates_of.values() for x in others} | set(chunk))
