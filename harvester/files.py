@@ -5,7 +5,9 @@ Each file is identified by the sha256 of its bytes: a file already processed cos
 or changed one is read completely *before* anything of it is stored, so a half-written export
 (still growing, truncated ISO2709, damaged gzip/zip, unfinished XML) is skipped with a reason and
 taken up by a later run once it is complete. Records go to the raw store as bytes, unchanged:
-legacy encodings (TCVN3, VNI, MARC-8) are the normalizer's business.
+legacy encodings (TCVN3, VNI, MARC-8) are the normalizer's business. A replaced export mostly
+repeats what is stored: a record with the same bytes as stored is counted unchanged without being
+read again, so a school's daily export costs little more than its changed records.
 
 Deletions: exports have no tombstones. A file that comes back under the same name with new
 content is a newer complete export of what that file held, so records its previous version held
@@ -36,7 +38,7 @@ import requests
 from config import Library, Settings
 from harvester.marcbytes import (MarcBytesError, iso2709_fields, iso2709_identifier, marcxml_records,
                                  split_iso2709)
-from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore
+from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore, content_hash
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -227,7 +229,7 @@ class FileDropHarvester:
         for member, raw in _unpack(name, data):
             fmt = self.library.record_format or _sniff_format(raw)
             try:
-                for _ in _records(fmt, raw):
+                for _ in (split_iso2709(raw) if fmt == "iso2709" else _records(fmt, raw)):
                     pass  # a first pass only to be sure the whole file is readable before storing any of it
             except MarcBytesError as exc:
                 where = f"{member}: " if member != name else ""
@@ -236,24 +238,29 @@ class FileDropHarvester:
         done = Processed(name, digest, len(data))
         fallback = _iso_time(mtime)
         for member, fmt, raw in members:
-            counts, items, bad, n = Counts(), [], [], 0
-            for n, (body, identifier) in enumerate(_records(fmt, raw), start=1):
-                problem = _iso_problem(body) if fmt == "iso2709" else None
-                if identifier is None and problem is None:
-                    problem = "no 001 (record identifier): the record cannot be told apart from others"
-                if identifier is not None:
-                    done.identifiers.add(identifier)  # still at the library even when unreadable: never a deletion
-                if problem:
-                    bad.append({"identifier": identifier, "reason": f"{member}, record {n}: {problem}", "body": body})
-                else:
-                    items.append({"identifier": identifier, "format": fmt, "deleted": False, "sets": [],
-                                  "datestamp": _datestamp_005(body, fmt) or fallback, "body": body})
-                if len(items) + len(bad) >= BATCH:
-                    counts.add(self.store.store_page(self.library.id, items, None, bad))
-                    items, bad = [], []
-                    if n % (10 * BATCH) == 0:
-                        log.info("%s: %s: %d records so far", self.library.id, member, n)
-            counts.add(self.store.store_page(self.library.id, items, None, bad))
+            counts, n = Counts(), 0
+            for batch in _batches(enumerate(_records(fmt, raw), start=1), BATCH):
+                known = self.store.content_hashes(self.library.id, [i for _, (_, i) in batch if i is not None])
+                items, bad = [], []
+                for n, (body, identifier) in batch:
+                    if identifier is not None:
+                        done.identifiers.add(identifier)  # still at the library even when unreadable: never a deletion
+                    if identifier is not None and known.get(identifier) == content_hash(body, False):
+                        # the same bytes as stored: already checked then, and its 005 is the stored datestamp
+                        items.append({"identifier": identifier, "format": fmt, "deleted": False, "sets": [],
+                                      "datestamp": None, "body": body})
+                        continue
+                    problem = _iso_problem(body) if fmt == "iso2709" else None
+                    if identifier is None and problem is None:
+                        problem = "no 001 (record identifier): the record cannot be told apart from others"
+                    if problem:
+                        bad.append({"identifier": identifier, "reason": f"{member}, record {n}: {problem}", "body": body})
+                    else:
+                        items.append({"identifier": identifier, "format": fmt, "deleted": False, "sets": [],
+                                      "datestamp": _datestamp_005(body, fmt) or fallback, "body": body})
+                counts.add(self.store.store_page(self.library.id, items, None, bad))
+                if n % (10 * BATCH) == 0:
+                    log.info("%s: %s: %d records so far", self.library.id, member, n)
             log.info("%s: %s: %d %s records: %d added, %d updated, %d unchanged, %d quarantined", self.library.id,
                      member, n, fmt, counts.added, counts.updated, counts.unchanged, counts.quarantined)
             result.counts.add(counts)
@@ -345,6 +352,17 @@ def _records(fmt: str, data: bytes) -> Iterator[tuple[bytes, str | None]]:
     else:
         for record in split_iso2709(data):
             yield record, iso2709_identifier(record)
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _iso_problem(record: bytes) -> str | None:

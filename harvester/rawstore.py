@@ -162,7 +162,8 @@ class RawStore(SQLiteFile):
                                       (record_id,)).fetchone()
                 if row is not None and row[0] == digest:
                     counts.unchanged += 1
-                    self.db.execute("UPDATE raw_records SET datestamp = ?, harvested_at = ? WHERE id = ?",
+                    self.db.execute("UPDATE raw_records SET datestamp = coalesce(?, datestamp), harvested_at = ?"
+                                    " WHERE id = ?",
                                     (item.get("datestamp"), now, record_id))
                     continue
                 if row is None and deleted:
@@ -188,6 +189,15 @@ class RawStore(SQLiteFile):
             if checkpoint is not None:
                 self._set_state(source, checkpoint=json.dumps(checkpoint))
         return counts
+
+    def content_hashes(self, source: str, identifiers: list[str]) -> dict[str, str]:
+        """identifier -> content hash of these records as stored (absent ones are left out)."""
+        found = {}
+        for start in range(0, len(identifiers), 500):
+            chunk = [f"{source}:{identifier}" for identifier in identifiers[start:start + 500]]
+            found.update(self.db.execute(
+                f"SELECT identifier, content_hash FROM raw_records WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
 
     def changes_since(self, seq: int, batch: int = 1000) -> Iterator[RawRecord]:
         """Records whose content changed after ``seq``, in sequence order."""

@@ -116,6 +116,7 @@ def test_replaced_export_updates_changed_records_and_deletes_missing_ones(drops)
     records = marc_records(0, 20)
     put(drops.folder, "libol.mrc", mrc(records))
     assert drops.run().counts.added == 20
+    kept = drops.body(records[5]["001"].data)
     for record in records[:2]:
         record.add_field(pymarc.Field(tag="500", indicators=[" ", " "], subfields=[pymarc.Subfield("a", "Đã sửa")]))
     gone = [r["001"].data for r in records[-3:]]
@@ -126,6 +127,8 @@ def test_replaced_export_updates_changed_records_and_deletes_missing_ones(drops)
     assert all(drops.body(i).deleted for i in gone) and drops.store.count(LIB) == 17
     run = drops.store.runs(LIB)[0]
     assert (run["pages"], run["updated"], run["deleted"], run["unchanged"], run["note"]) == (1, 2, 3, 15, None)
+    again = drops.body(records[5]["001"].data)  # an unchanged record is not stored again
+    assert (again.seq, again.datestamp, again.content_hash) == (kept.seq, kept.datestamp, kept.content_hash)
 
 
 def test_a_record_still_in_another_current_export_is_not_deleted(drops):
