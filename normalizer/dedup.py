@@ -233,6 +233,7 @@ _PUBLISHER_NOISE = {"nxb", "nhà", "xuất", "bản", "xb", "publisher", "publis
                     "inc", "ltd", "co", "company", "verlag", "editions", "éditions", "and"}
 
 
+@lru_cache(maxsize=1 << 14)
 def _publisher_tokens(publisher: str | None) -> frozenset[str]:
     """'Hà Nội : Nxb. Kim Đồng' / 'NXB Kim Đồng' / 'Kim Đồng' -> {'kim', 'đồng'}."""
     if not publisher:
@@ -300,12 +301,7 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
     """Precompute the comparison forms of a record (idempotent)."""
     if isinstance(record, Prepared):
         return record
-    raw = nfc(record.title or record.title_sort or "")
-    if "vie" not in record.languages:
-        raw = _ARTICLE.sub("", raw.casefold()) if _ARTICLE.match(raw.casefold()) else raw
-    low = tone_normalize(exact(raw))
-    parts = _SUBTITLE_SPLIT.split(low, maxsplit=1)
-    title, main = _strip_punct(low), _strip_punct(parts[0])
+    title, bare, main, numbers = _title_forms(record.title or record.title_sort or "", "vie" in record.languages)
     keyed = [(a.kind != "person", _names_key(a.name), a.name) for a in record.authors]
     keyed = sorted((k for k in keyed if k[1]), key=lambda k: k[0])  # stable: persons first
     n_people = sum(1 for k in keyed if not k[0])
@@ -315,9 +311,8 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
         if m:
             sysnums.add(f"({m.group(1).strip().casefold()}){m.group(2).strip()}")
     return Prepared(
-        record=record, title=title, bare=_strip_punct(_PARENS.sub(" ", low)), main=main or title,
-        has_subtitle=bool(main) and main != title,
-        numbers=_title_numbers(low),
+        record=record, title=title, bare=bare, main=main or title, has_subtitle=bool(main) and main != title,
+        numbers=numbers,
         authors=tuple(k[1] for k in keyed), author_names=tuple(k[2] for k in keyed),
         persons=n_people, publisher=_publisher_tokens(record.publisher),
         edition=_edition_number(record.edition),
@@ -325,6 +320,18 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
         languages=frozenset(record.languages))
 
 
+@lru_cache(maxsize=1 << 16)  # the copies of a book share their title: worked out once
+def _title_forms(raw: str, vietnamese: bool) -> tuple[str, str, str, tuple[str, ...]]:
+    """(title, bare title, main title, numbers) in compared form."""
+    raw = nfc(raw)
+    if not vietnamese:
+        raw = _ARTICLE.sub("", raw.casefold()) if _ARTICLE.match(raw.casefold()) else raw
+    low = tone_normalize(exact(raw))
+    parts = _SUBTITLE_SPLIT.split(low, maxsplit=1)
+    return _strip_punct(low), _strip_punct(_PARENS.sub(" ", low)), _strip_punct(parts[0]), _title_numbers(low)
+
+
+@lru_cache(maxsize=1 << 16)
 def _names_key(name: str) -> tuple[str, ...]:
     return _person_tokens(name)
 
@@ -829,7 +836,7 @@ def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockL
     computed by the caller (by member record id), so big clusters are not compared twice."""
     if not members:
         return Verdict(SAME, 0.0, ["empty cluster"], [])
-    ids = [prepare(m).record.record_id for m in members]
+    ids = [m.record.record_id if isinstance(m, Prepared) else m.record_id for m in members]
     known = known or {}
     verdicts = [known.get(rid) or compare(candidate, m, blocked) for rid, m in zip(ids, members)]
     for v, rid in zip(verdicts, ids):

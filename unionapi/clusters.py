@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
 from normalizer.records import CanonicalRecord
 from normalizer.text import fold
-from unionapi.catalogue import Catalogue, entry_id_for
+from unionapi.catalogue import MATCH_EXTRACT, Catalogue, entry_id_for, matching_record
 from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.dedup")
@@ -136,7 +136,7 @@ class Clusters:
     def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
         """Blocking keys of these records, a few thousand at a time so memory stays flat."""
         for _, chunk in _chunks(record_ids, 2000):
-            self._insert_keys(chunk, self.catalogue.load(chunk), constraints)
+            self._insert_keys(chunk, self.catalogue.load_for_matching(chunk), constraints)
 
     def _insert_keys(self, chunk: list[str], records: dict, constraints: Constraints) -> dict[str, set[str]]:
         keys = {record_id: blocking_keys(record, constraints.blocked) for record_id, record in records.items()}
@@ -257,7 +257,7 @@ class Clusters:
             touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
             records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
             record = records[record_id]
-            verdicts = {other: records.verdict(record_id, other, constraints.blocked) for other in placed}
+            verdicts = records.verdicts_against(record_id, placed, constraints.blocked)
             joined, held_back = None, {}
             for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
                 if verdict.decision != "same" or joined is not None:
@@ -507,6 +507,7 @@ class _PreparedCache:
         self.signature_of: dict[str, int] = {}
         self.signature_ids: dict[tuple, int] = {}
         self.verdicts: dict[tuple[int, int], object] = {}
+        self.generation = 0  # how many times the verdicts were forgotten
 
     def ensure(self, record_ids) -> None:
         items = self.items
@@ -518,7 +519,7 @@ class _PreparedCache:
                 missing.append(record_id)
         if not missing:
             return
-        for record_id, record in self.catalogue.load(list(dict.fromkeys(missing))).items():
+        for record_id, record in self.catalogue.load_for_matching(list(dict.fromkeys(missing))).items():
             items[record_id] = prepare(record)
         while len(items) > self.limit:
             gone, _ = items.popitem(last=False)
@@ -541,6 +542,22 @@ class _PreparedCache:
             found = self.verdicts[key] = compare(self[a], self[b], blocked)
             if len(self.verdicts) >= self.verdict_limit or len(self.signature_ids) >= self.verdict_limit:
                 self.verdicts.clear(), self.signature_ids.clear(), self.signature_of.clear()  # start afresh
+                self.generation += 1
+        return found
+
+    def verdicts_against(self, record_id: str, others: list[str], blocked) -> dict[str, object]:
+        """verdict(record_id, other) for each of the others; a popular book's copies mostly share a signature."""
+        by_signature, found, generation = {}, {}, self.generation
+        for other in others:
+            theirs = self.signature(other)
+            verdict = by_signature.get(theirs)
+            if verdict is None:
+                verdict = self.verdict(record_id, other, blocked)
+                if self.generation != generation:  # signatures were numbered afresh
+                    by_signature, generation = {}, self.generation
+                else:
+                    by_signature[theirs] = verdict
+            found[other] = verdict
         return found
 
     def __getitem__(self, record_id: str):
@@ -554,10 +571,10 @@ def _keys_of_rows(job) -> dict[str, set[str]]:
     path, first, last, blocked = job
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute("SELECT id, data FROM records WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
+        rows = db.execute(f"SELECT id, {MATCH_EXTRACT} FROM records WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
     finally:
         db.close()
-    return {record_id: blocking_keys(CanonicalRecord.from_dict(json.loads(data)), blocked) for record_id, data in rows}
+    return {record_id: blocking_keys(matching_record(values), blocked) for record_id, values in rows}
 
 
 class _KeyIndex:
