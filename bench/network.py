@@ -567,7 +567,8 @@ class Profiler:
         self.stages = stages
 
     def on(self, name: str) -> bool:
-        return self.folder is not None and name.split("-", 1)[1] in self.stages
+        """``name`` is "<cycle>-<stage>"; a stage is chosen for both cycles ("dedup") or for one ("delta-dedup")."""
+        return self.folder is not None and (name in self.stages or name.split("-", 1)[1] in self.stages)
 
     def run(self, name: str, fn, *args, **kwargs):
         if not self.on(name):
@@ -869,14 +870,15 @@ def run(args) -> int:
             shutil.copyfile(gen_dir / "drops" / f"{lib.id}.mrc", export)
             os.utime(export, (time.time() - 3600,) * 2)  # finished an hour ago, as the demo does
     stages = {"harvest", "normalize", "dedup", "index"}
+    known = stages | {f"{cycle_name}-{stage}" for cycle_name in ("full", "delta") for stage in stages}
     wanted = stages if args.profile == "all" else set((args.profile or "").split(",")) - {""}
-    if wanted - stages:
-        raise SystemExit(f"--profile: unknown stage(s) {', '.join(sorted(wanted - stages))}; "
-                         f"known: {', '.join(sorted(stages))}")
+    if wanted - known:
+        raise SystemExit(f"--profile: unknown stage(s) {', '.join(sorted(wanted - known))}; "
+                         f"known: {', '.join(sorted(stages))}, or one cycle's, e.g. delta-dedup")
     profiler = Profiler(out / "profile" if wanted else None, wanted)
     if wanted:
         print(f"profiling {', '.join(sorted(wanted))} (their figures include cProfile's overhead"
-              f"{'; the harvest runs one library at a time' if 'harvest' in wanted else ''})", flush=True)
+              f"{'; the harvest runs one library at a time' if wanted & {'harvest', 'full-harvest', 'delta-harvest'} else ''})", flush=True)
     figures: dict = {}
     peaks: dict = {}
 
@@ -1147,7 +1149,7 @@ def main(argv=None) -> int:
                         help="processes serving the 31 OAI-PMH repositories (default 2)")
     parser.add_argument("--gen-workers", type=int, default=2, help="processes generating the network (default 2)")
     parser.add_argument("--profile", nargs="?", const="all", metavar="STAGES",
-                        help="cProfile the stages (all, or e.g. harvest,normalize,index; the harvest then runs one "
+                        help="cProfile the stages (all, or e.g. harvest,normalize,index, or one cycle's: delta-dedup; the harvest then runs one "
                              "library at a time) into bench/out/network-<records>/profile/; figures include the "
                              "profiler's overhead")
     parser.add_argument("--stop-after-normalize", action="store_true",

@@ -246,9 +246,7 @@ class FileDropHarvester:
                     if identifier is not None:
                         done.identifiers.add(identifier)  # still at the library even when unreadable: never a deletion
                     if identifier is not None and known.get(identifier) == content_hash(body, False):
-                        # the same bytes as stored: already checked then, and its 005 is the stored datestamp
-                        items.append({"identifier": identifier, "format": fmt, "deleted": False, "sets": [],
-                                      "datestamp": None, "body": body})
+                        counts.unchanged += 1  # the same bytes as stored: checked then, its 005 is the stored datestamp
                         continue
                     problem = _iso_problem(body) if fmt == "iso2709" else None
                     if identifier is None and problem is None:

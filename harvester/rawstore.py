@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS raw_records (
     sets TEXT NOT NULL DEFAULT '[]',
     content_hash TEXT NOT NULL,
     body BLOB,
-    harvested_at TEXT NOT NULL,
+    harvested_at TEXT NOT NULL,     -- when this content was stored (an unchanged copy sent again leaves it)
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS raw_records_seq ON raw_records(seq);
@@ -162,9 +162,9 @@ class RawStore(SQLiteFile):
                                       (record_id,)).fetchone()
                 if row is not None and row[0] == digest:
                     counts.unchanged += 1
-                    self.db.execute("UPDATE raw_records SET datestamp = coalesce(?, datestamp), harvested_at = ?"
-                                    " WHERE id = ?",
-                                    (item.get("datestamp"), now, record_id))
+                    if item.get("datestamp") is not None:  # the same bytes re-sent: only a moved datestamp is news
+                        self.db.execute("UPDATE raw_records SET datestamp = ?1 WHERE id = ?2 AND datestamp IS NOT ?1",
+                                        (item["datestamp"], record_id))
                     continue
                 if row is None and deleted:
                     counts.deleted += 1  # a tombstone for a record we never had: keep it, it is news

@@ -31,6 +31,7 @@ import traceback
 import types
 import urllib.parse
 import warnings
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -48,7 +49,7 @@ with warnings.catch_warnings():  # pyoai imports pkg_resources, which warns on i
     warnings.simplefilter("ignore")
     from oaipmh import common, error, metadata, server  # noqa: E402
 
-from unionapi.demo.network import SET_NAMES, ProviderRecord, load_records  # noqa: E402
+from unionapi.demo.network import SET_NAMES, ProviderRecord  # noqa: E402
 
 FORMATS = {
     "marc21": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
@@ -113,6 +114,50 @@ def _record_order(pair) -> tuple:
             int(number.group(1)) if number else -1, identifier)
 
 
+class _Payloads(Mapping):
+    """One record's payloads (prefix -> XML), read from the data file when a page asks for them.
+
+    A province's catalogues would not fit in memory beside the harvester on one machine, and a
+    real library's server reads its records from its database too. The open file is shared by
+    the snapshot's records, so a file replaced by rename keeps serving the old snapshot until the
+    new one is loaded."""
+
+    __slots__ = ("_file", "_offset", "_length", "_prefixes")
+
+    def __init__(self, file, offset: int, length: int, prefixes: tuple[str, ...]):
+        self._file, self._offset, self._length, self._prefixes = file, offset, length, prefixes
+
+    def __getitem__(self, prefix: str) -> str:
+        if prefix not in self._prefixes:
+            raise KeyError(prefix)
+        return json.loads(os.pread(self._file.fileno(), self._length, self._offset))["metadata"][prefix]
+
+    def __contains__(self, prefix) -> bool:
+        return prefix in self._prefixes
+
+    def __iter__(self):
+        return iter(self._prefixes)
+
+    def __len__(self) -> int:
+        return len(self._prefixes)
+
+
+def _read_records(path) -> list[ProviderRecord]:
+    """The records of a data file, their payloads left on disk."""
+    records, shared = [], {}  # shared: one tuple for every equal list of prefixes or sets
+    file = open(path, "rb")
+    offset = 0
+    for line in file:
+        if line.strip():
+            d = json.loads(line)
+            prefixes = shared.setdefault(tuple(d["metadata"]), tuple(d["metadata"]))
+            sets = shared.setdefault(tuple(d["sets"]), tuple(d["sets"]))
+            records.append(ProviderRecord(d["identifier"], d["datestamp"], d["deleted"], sets,
+                                          _Payloads(file, offset, len(line), prefixes)))
+        offset += len(line)
+    return records
+
+
 class _Snapshot:
     def __init__(self, records: list[ProviderRecord]):
         self.records = sorted(((_parse_stamp(r.datestamp), r) for r in records), key=_record_order)
@@ -149,7 +194,7 @@ class Catalogue:
             if signature == self._signature:
                 return
             try:
-                self._snap = _Snapshot(load_records(self.path))
+                self._snap = _Snapshot(_read_records(self.path))
                 self._signature = signature
             except (ValueError, KeyError) as exc:
                 print(f"cannot read {self.path}: {exc}", file=sys.stderr, flush=True)
