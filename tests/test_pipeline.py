@@ -1,4 +1,5 @@
-"""The normalize step: a large backlog is parsed by worker processes, with the same catalogue as in one."""
+"""A large backlog is parsed, and many entries are built into documents, by worker processes, with the
+same outcome as in one process."""
 from __future__ import annotations
 
 import yaml
@@ -9,6 +10,8 @@ from tests.conftest import REPO, write_config
 from unionapi import pipeline
 from unionapi.catalogue import Catalogue
 from unionapi.demo.network import DEMO_SEED, generate_network
+from unionapi.search import SearchRequest
+from unionapi.search.embedded import EmbeddedEngine
 
 
 def _raw_store(folder, config) -> RawStore:
@@ -53,3 +56,26 @@ def test_worker_processes_give_the_catalogue_one_process_gives(tmp_path, monkeyp
     assert _catalogue_state(shared) == _catalogue_state(alone)
     broken = shared.db.execute("SELECT reason FROM rejected WHERE record_id LIKE '%broken-1'").fetchone()
     assert broken and broken[0], "the broken record is kept with a reason"
+
+
+def test_worker_processes_build_the_index_one_process_builds(tmp_path, monkeypatch):
+    """Many dirty entries are turned into documents by worker processes; a patron finds the same."""
+    libraries = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
+    config = load_config(write_config(tmp_path / "config", libraries))
+    raw = _raw_store(tmp_path, config)
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite3")
+    pipeline.normalize_changes(config, raw, catalogue, workers=1)
+    pipeline.deduplicate_changes(config, catalogue)
+
+    alone = EmbeddedEngine(tmp_path / "alone")
+    pipeline.index_changes(catalogue, alone, rebuild=True, workers=1)
+    monkeypatch.setattr(pipeline, "PARALLEL_INDEX_FROM", 0)  # the demo is small: make it count as many
+    monkeypatch.setattr(pipeline, "INDEX_BATCH", 50)
+    parallel = EmbeddedEngine(tmp_path / "parallel")
+    pipeline.index_changes(catalogue, parallel, rebuild=True, workers=2)
+    assert parallel.count() == alone.count() == catalogue.entry_count()
+    for query in ("truyen kieu", "Nguyễn", "lich su viet nam", ""):
+        request = SearchRequest(q=query, size=100)
+        found = alone.search(request)
+        assert found.total > 0, query
+        assert parallel.search(request) == found, query

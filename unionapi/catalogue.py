@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -25,7 +26,9 @@ CREATE TABLE IF NOT EXISTS records (
     data TEXT NOT NULL,             -- CanonicalRecord as JSON
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
-CREATE INDEX IF NOT EXISTS records_entry ON records(entry_id);
+DROP INDEX IF EXISTS records_entry;        -- files made before the two indexes below
+CREATE INDEX IF NOT EXISTS records_by_entry ON records(entry_id, id);  -- entry <-> members without reading
+CREATE INDEX IF NOT EXISTS records_entry_of ON records(id, entry_id);  -- the records' JSON
 CREATE INDEX IF NOT EXISTS records_source ON records(source);
 CREATE TABLE IF NOT EXISTS entries (
     id TEXT PRIMARY KEY,
@@ -54,6 +57,18 @@ CREATE TABLE IF NOT EXISTS dedup_queue (   -- to be (re)clustered
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
+
+
+def members_of(db: sqlite3.Connection, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
+    """Each entry's member records, in id order (also read by worker processes with a connection of their own)."""
+    found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
+    for start in range(0, len(entry_ids), 500):
+        chunk = entry_ids[start:start + 500]
+        rows = db.execute(f"SELECT entry_id, data FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})"
+                          " ORDER BY id", chunk)
+        for entry_id, data in rows:
+            found[entry_id].append(CanonicalRecord.from_dict(json.loads(data)))
+    return found
 
 
 def _matching_changed(old: dict, new: dict) -> bool:
@@ -201,14 +216,7 @@ class Catalogue(SQLiteFile):
         return [entry_id for entry_id in entry_ids if entry_id not in with_records]
 
     def members_of(self, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
-        found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
-        for start in range(0, len(entry_ids), 500):
-            chunk = entry_ids[start:start + 500]
-            rows = self.db.execute(f"SELECT entry_id, data FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})"
-                                   " ORDER BY id", chunk)
-            for entry_id, data in rows:
-                found[entry_id].append(CanonicalRecord.from_dict(json.loads(data)))
-        return found
+        return members_of(self.db, entry_ids)
 
     def all_entry_ids(self) -> Iterator[str]:
         yield from (r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records ORDER BY entry_id").fetchall())

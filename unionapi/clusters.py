@@ -26,8 +26,10 @@ log = logging.getLogger("unioncat.dedup")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS match_keys (key TEXT NOT NULL, record_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS match_keys_key ON match_keys(key);
-CREATE INDEX IF NOT EXISTS match_keys_record ON match_keys(record_id);
+DROP INDEX IF EXISTS match_keys_key;      -- files made before the indexes below covered both columns
+DROP INDEX IF EXISTS match_keys_record;
+CREATE INDEX IF NOT EXISTS match_keys_by_key ON match_keys(key, record_id);      -- both columns: a lookup
+CREATE INDEX IF NOT EXISTS match_keys_by_record ON match_keys(record_id, key);   -- never reads the table
 CREATE TABLE IF NOT EXISTS edges (          -- why the members of an entry are together
     entry_id TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, score REAL, reasons TEXT NOT NULL,
     kind TEXT NOT NULL                      -- matcher | cataloguer
@@ -178,7 +180,8 @@ class Clusters:
         members: set[str] = set()
         frontier = linked
         while frontier:  # entries and reports, until nothing new is reached
-            entries = self._select_in("SELECT DISTINCT entry_id FROM records WHERE id IN ({})", frontier)
+            entries = self._select_in("SELECT DISTINCT entry_id FROM records INDEXED BY records_entry_of"
+                                      " WHERE id IN ({})", frontier)
             reached = self._select_in("SELECT id FROM records WHERE entry_id IN ({})", entries)
             reached |= self._select_in("SELECT b FROM reports WHERE status != 'gone' AND a IN ({})", frontier)
             reached |= self._select_in("SELECT a FROM reports WHERE status != 'gone' AND b IN ({})", frontier)
@@ -194,7 +197,8 @@ class Clusters:
         found = {}
         for _, some in _chunks(sorted(record_ids)):
             found.update(self.db.execute(
-                f"SELECT id, entry_id FROM records WHERE id IN ({','.join('?' * len(some))})", some))
+                f"SELECT id, entry_id FROM records INDEXED BY records_entry_of WHERE id IN ({','.join('?' * len(some))})",
+                some))
         return found
 
     def _match_facts(self, record_ids) -> dict[str, tuple]:
@@ -242,6 +246,9 @@ class Clusters:
         inside = set(record_ids)
         cluster_of: dict[str, int] = {}
         clusters: list[list[str]] = []
+        libraries: list[set[str]] = []  # of each cluster's members: one record per library is checked in O(1)
+        distinct = _DistinctMembers(records, clusters)
+        never_ids = {x for pair in constraints.never for x in pair}
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
         # candidates from memory, not a query per record
@@ -254,9 +261,10 @@ class Clusters:
                 log.info("deduplicated %d of %d records (%.0f s)", done, len(record_ids), time.monotonic() - started)
             candidates = keys.candidates(record_id)
             placed = sorted(other for other in candidates & inside if other in cluster_of)
-            touched = {cluster_of[other] for other in placed}  # candidates mostly share one cluster
-            records.ensure([record_id, *placed, *(m for index in touched for m in clusters[index])])
+            records.ensure([record_id, *placed])
             record = records[record_id]
+            library = record.record.library
+            one_per_source = self.one_per_source.get(library, True)
             verdicts = records.verdicts_against(record_id, placed, constraints.blocked)
             joined, held_back = None, {}
             for other, verdict in sorted(verdicts.items(), key=lambda kv: (-kv[1].score, kv[0])):
@@ -264,23 +272,26 @@ class Clusters:
                     continue
                 index = cluster_of[other]
                 members = clusters[index]
-                if any(_pair(record_id, m) in constraints.never for m in members):
+                if record_id in never_ids and any(_pair(record_id, m) in constraints.never for m in members):
                     held_back[other] = "not merged: a cataloguer decided these records stay apart"
-                elif self._source_taken(record, members, records):
-                    held_back[other] = (f"not merged: {record.record.library} already has a record in that entry "
+                elif one_per_source and library in libraries[index]:
+                    held_back[other] = (f"not merged: {library} already has a record in that entry "
                                         "(a library's own duplicates are reported, not merged)")
-                elif (join := can_join(record, [records[m] for m in members], constraints.blocked,
-                                   known=verdicts)).decision != "same":
+                elif (join := can_join(record, distinct.of(index), constraints.blocked,
+                                       known=verdicts)).decision != "same":
                     held_back[other] = "not merged: " + "; ".join(join.reasons[-2:])
                 else:
                     joined = index
                     members.append(record_id)
+                    libraries[index].add(library)
+                    distinct.added(index, record_id)
                     cluster_of[record_id] = index
                     verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
                     edges[index].append((record_id, other, verdict.score, verdict.reasons, "matcher"))
             if joined is None:
                 cluster_of[record_id] = len(clusters)
                 clusters.append([record_id])
+                libraries.append({library})
             for other, verdict in verdicts.items():
                 if cluster_of[other] != cluster_of[record_id] and verdict.decision in ("doubtful", "same"):
                     verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
@@ -304,8 +315,8 @@ class Clusters:
                 for start in range(first, last + 1, KEY_JOB))
         workers = cores() if last - first >= PARALLEL_KEYS_FROM else 1
         with self.catalogue.transaction() as db:
-            db.execute("DROP INDEX IF EXISTS match_keys_key")
-            db.execute("DROP INDEX IF EXISTS match_keys_record")
+            db.execute("DROP INDEX IF EXISTS match_keys_by_key")
+            db.execute("DROP INDEX IF EXISTS match_keys_by_record")
         with process_pool(workers) if workers > 1 else nullcontext() as pool:
             for found in in_order(pool, _keys_of_rows, jobs, 2 * workers) if pool else map(_keys_of_rows, jobs):
                 with self.catalogue.transaction() as db:
@@ -316,8 +327,8 @@ class Clusters:
                 if done % 100_000 < len(found):
                     log.info("blocking keys of %d records computed (%.0f s)", done, time.monotonic() - started)
         with self.catalogue.transaction() as db:
-            db.execute("CREATE INDEX IF NOT EXISTS match_keys_key ON match_keys(key)")
-            db.execute("CREATE INDEX IF NOT EXISTS match_keys_record ON match_keys(record_id)")
+            db.execute("CREATE INDEX IF NOT EXISTS match_keys_by_key ON match_keys(key, record_id)")
+            db.execute("CREATE INDEX IF NOT EXISTS match_keys_by_record ON match_keys(record_id, key)")
         return keys
 
     def _matching_order(self, record_ids: list[str], everything: bool = False) -> list[str]:
@@ -331,13 +342,6 @@ class Clusters:
             titles.update(self.db.execute(f"SELECT id, json_extract(data, '$.title') FROM records"
                                           f" WHERE id IN ({','.join('?' * len(ids))})", ids))
         return sorted(titles, key=lambda record_id: (fold(titles[record_id] or ""), record_id))
-
-    def _source_taken(self, record, members: list[str], records) -> bool:
-        """One record per source per entry, unless the source is configured otherwise."""
-        library = record.record.library
-        if not self.one_per_source.get(library, True):
-            return False
-        return any(records[m].record.library == library for m in members)
 
     @staticmethod
     def _apply_merges(constraints: Constraints, cluster_of, clusters, edges) -> None:
@@ -358,7 +362,8 @@ class Clusters:
         """One transaction: entries, their edges and the open reports among these records."""
         stamp = max((self.catalogue.cursor(), 1))
         old_entries = ({r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records")} if everything
-                       else self._select_in("SELECT DISTINCT entry_id FROM records WHERE id IN ({})", record_ids))
+                       else self._select_in("SELECT DISTINCT entry_id FROM records INDEXED BY records_entry_of"
+                                            " WHERE id IN ({})", record_ids))
         assignments, touched, edge_rows = [], set(old_entries), []
         for index, members in enumerate(clusters):
             if not members:
@@ -548,8 +553,11 @@ class _PreparedCache:
     def verdicts_against(self, record_id: str, others: list[str], blocked) -> dict[str, object]:
         """verdict(record_id, other) for each of the others; a popular book's copies mostly share a signature."""
         by_signature, found, generation = {}, {}, self.generation
+        signature_of = self.signature_of
         for other in others:
-            theirs = self.signature(other)
+            theirs = signature_of.get(other)
+            if theirs is None:
+                theirs = self.signature(other)
             verdict = by_signature.get(theirs)
             if verdict is None:
                 verdict = self.verdict(record_id, other, blocked)
@@ -564,6 +572,33 @@ class _PreparedCache:
         if record_id not in self.items:
             self.ensure([record_id])
         return self.items[record_id]
+
+
+class _DistinctMembers:
+    """For each cluster, its first member of every comparison signature, in member order.
+
+    Members with one signature get one verdict against a newcomer, so can_join over these gives
+    the answer (and names the member) it gives over all members, without walking the two hundred
+    copies of a popular book for each new copy."""
+
+    def __init__(self, records: _PreparedCache, clusters: list[list[str]]):
+        self.records, self.clusters = records, clusters
+        self.firsts: dict[int, tuple[int, dict[int, str]]] = {}  # cluster -> (signature generation, firsts)
+
+    def of(self, index: int) -> list:
+        generation, firsts = self.firsts.get(index, (None, None))
+        if generation != self.records.generation:  # new, or the signatures were numbered afresh
+            firsts = {}
+            for member in self.clusters[index]:
+                firsts.setdefault(self.records.signature(member), member)
+            self.firsts[index] = (self.records.generation, firsts)
+        self.records.ensure(firsts.values())
+        return [self.records[member] for member in firsts.values()]
+
+    def added(self, index: int, record_id: str) -> None:
+        generation, firsts = self.firsts.get(index, (None, None))
+        if generation == self.records.generation:
+            firsts.setdefault(self.records.signature(record_id), record_id)
 
 
 def _keys_of_rows(job) -> dict[str, set[str]]:

@@ -7,6 +7,7 @@ step that died half-way is finished by running it again.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from config import Config
 from harvester.rawstore import RawStore
 from normalizer import normalize
 from normalizer.records import RejectedRecord, SourceContext
-from unionapi.catalogue import Catalogue
+from unionapi.catalogue import Catalogue, members_of
 from unionapi.search import entry_document
 from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.pipeline")
 BATCH = 1000
 PARALLEL_FROM = 20_000  # fewer changed records are normalized in this process: starting workers costs more
+INDEX_BATCH = 500  # entries per document-building job
+PARALLEL_INDEX_FROM = 3000  # fewer dirty entries are built into documents in this process
 
 
 @dataclass
@@ -119,29 +122,50 @@ def deduplicate_changes(config: Config, catalogue: Catalogue, rebuild: bool = Fa
     return clusters_for(config, catalogue).run(rebuild=rebuild)
 
 
-def index_changes(catalogue: Catalogue, engine, rebuild: bool = False) -> int:
-    """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many."""
+def _entry_documents(job, db: sqlite3.Connection | None = None) -> list[dict]:
+    """The search documents of some entries (in a worker process: read from the catalogue file)."""
+    path, entry_ids = job
+    own = db is None
+    if own:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    try:
+        return [entry_document(entry_id, members) for entry_id, members in members_of(db, entry_ids).items()
+                if members]
+    finally:
+        if own:
+            db.close()
+
+
+def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: int | None = None) -> int:
+    """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many.
+
+    Many entries are built into documents by ``workers`` processes (default: one per core) while
+    this one hands them to the engine; a few are built here."""
     if rebuild:
         catalogue.mark_all_dirty()
     dirty = catalogue.dirty_entries()
     if not dirty:
         return 0
-    log.info("indexing %d changed entries%s", len(dirty), " (full rebuild)" if rebuild else "")
+    workers = cores() if workers is None else workers
+    parallel = workers > 1 and len(dirty) >= PARALLEL_INDEX_FROM
+    log.info("indexing %d changed entries%s%s", len(dirty), " (full rebuild)" if rebuild else "",
+             f" in {workers} processes" if parallel else "")
     started = time.monotonic()
     removed = catalogue.entries_without_records([entry_id for entry_id, _ in dirty])
     written = 0
+    jobs = ((str(catalogue.path), [entry_id for entry_id, _ in dirty[start:start + INDEX_BATCH]])
+            for start in range(0, len(dirty), INDEX_BATCH))
 
     def documents():
         """Built batch by batch as the engine takes them, so a national rebuild does not hold them all."""
         nonlocal written
-        for start in range(0, len(dirty), BATCH):
-            chunk = [entry_id for entry_id, _ in dirty[start:start + BATCH]]
-            for entry_id, members in catalogue.members_of(chunk).items():
-                if members:
-                    written += 1
-                    yield entry_document(entry_id, members)
-            if start and start % (BATCH * 50) == 0:
-                log.info("indexed %d of %d entries", start, len(dirty))
+        with process_pool(workers) if parallel else nullcontext() as pool:
+            for done, batch in enumerate(in_order(pool, _entry_documents, jobs, 2 * workers) if pool
+                                         else (_entry_documents(job, catalogue.db) for job in jobs)):
+                written += len(batch)
+                yield from batch
+                if done and done % 50 == 0:
+                    log.info("indexed %d of %d entries", done * INDEX_BATCH, len(dirty))
 
     engine.write(documents(), removed, replace_all=rebuild)
     catalogue.mark_clean(dirty)
