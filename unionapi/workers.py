@@ -1,5 +1,5 @@
-"""Worker processes for the CPU-bound steps that split cleanly: parsing raw records and computing
-blocking keys. Both are pure, so only bytes and small results cross; ``spawn`` (not fork) because
+"""Worker processes for the CPU-bound steps that split cleanly: parsing raw records, computing
+blocking keys and building search documents. Each only reads, so only bytes and small results cross; ``spawn`` (not fork) because
 the parent may hold SQLite connections and scheduler threads."""
 from __future__ import annotations
 
