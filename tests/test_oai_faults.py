@@ -135,6 +135,31 @@ def test_html_error_page_with_status_200_is_quarantined(tmp_path):
     assert "HTML page" in kept["reason"] and kept["size"] == len(html)
 
 
+def test_truncated_page_is_quarantined_and_the_next_run_resumes_there(tmp_path):
+    """A page cut off mid-record (a proxy that gave up, a library server out of disk): the page before
+    it stays stored, the cut page is kept in quarantine with its reason, and once the server sends the
+    page whole the next run resumes at that page; then source, raw store, catalogue and index agree."""
+    whole = page(["a:2", "a:3"])
+    cut = whole[:len(whole) // 2]
+    reports = []
+
+    def recover(config, store, server):
+        server.answer({"verb=ListRecords&resumptionToken=n2": (200, whole),
+                       IDENTIFIERS: (200, identifiers(["a:1", "a:2", "a:3"]))})
+        again = harvest_library(config.library("tv-a"), store, config.settings, sleep=lambda s: None)
+        assert again.mode == "resumed" and again.outcome == "ok", again.error
+        assert again.counts.added == 2  # a:1 is not fetched again
+        reports.append(reconcile(config, "tv-a", raw=store))
+
+    routes = {FIRST: (200, page(["a:1"], "n2")), "verb=ListRecords&resumptionToken=n2": (200, cut)}
+    store, result, _, _ = run(tmp_path, routes, then=recover)
+    assert result.outcome == "failed" and "not well-formed XML" in result.error, result.error
+    assert result.counts.added == 1
+    [kept] = store.quarantined("tv-a")
+    assert "not well-formed XML" in kept["reason"] and kept["size"] == len(cut)
+    assert_consistent(reports[0], 3)
+
+
 def test_deleted_header_becomes_a_tombstone(tmp_path):
     deleted = HEAD + (b'<ListRecords><record><header status="deleted"><identifier>a:9</identifier>'
                       b"<datestamp>2026-11-02T00:00:00Z</datestamp></header></record></ListRecords></OAI-PMH>")
