@@ -13,9 +13,9 @@ from hypothesis import given, settings, strategies as st
 from config import load_config
 from harvester import RawStore, harvest_library
 from harvester.oai import parse_page
-from tests.conftest import write_config
+from tests.conftest import assert_consistent, reconcile, write_config
 from unionapi.auth import hash_token
-from tests.test_oai_faults import FIRST, HEAD, IDENTIFY
+from tests.test_oai_faults import FIRST, HEAD, IDENTIFIERS, IDENTIFY, identifiers
 from tests.replay import ReplayServer
 from unionapi.demo.network import DEMO_SEED, generate_network, save_records
 from unionapi.demo.provider import start_provider
@@ -99,16 +99,19 @@ def test_huge_records_and_empty_pages_with_a_token_are_harvested(tmp_path):
     routes = {FIRST.replace("oai_dc", "marc21"): (200, ten_megabytes),
               "verb=ListRecords&resumptionToken=t2": (200, HEAD + b"<ListRecords><resumptionToken>t3"
                                                       b"</resumptionToken></ListRecords></OAI-PMH>"),
-              "verb=ListRecords&resumptionToken=t3": (200, marc_page(10_000).replace(b"big:0", b"big:many"))}
+              "verb=ListRecords&resumptionToken=t3": (200, marc_page(10_000).replace(b"big:0", b"big:many")),
+              IDENTIFIERS.replace("oai_dc", "marc21"): (200, identifiers(["big:0", "big:many"]))}
     server = ReplayServer({"verb=Identify": (200, IDENTIFY), **routes})
     config = load_config(write_config(tmp_path, [{"id": "tv-a", "name": "A", "kind": "district", "protocol": "oai",
                                                   "endpoint": server.url, "metadata_prefix": "marc21"}]))
     store = RawStore(config.settings.data_dir / "raw.sqlite3")
     try:
         result = harvest_library(config.library("tv-a"), store, config.settings)
+        report = reconcile(config, "tv-a", raw=store)  # both records normalized, clustered, indexed, counted
     finally:
         server.stop()
     assert result.outcome == "ok", result.error
+    assert_consistent(report, 2)
     assert result.pages == 3 and result.counts.added == 2  # the page of 0 records with a token is followed
     assert len(store.get("tv-a:big:0").body) > 10_000_000
     from normalizer import normalize

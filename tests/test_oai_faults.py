@@ -63,9 +63,13 @@ def run(tmp_path, routes, state=None, endpoint=None, then=None):
 
 def test_503_with_retry_after_is_honoured(tmp_path):
     busy = (503, b"busy", {"Retry-After": "7"})
-    store, result, waits, _ = run(tmp_path, {FIRST: [busy, busy, (200, page(["a:1", "a:2"]))]})
+    reports = []
+    routes = {FIRST: [busy, busy, (200, page(["a:1", "a:2"]))], IDENTIFIERS: (200, identifiers(["a:1", "a:2"]))}
+    store, result, waits, _ = run(tmp_path, routes,
+                                  then=lambda config, store, _: reports.append(reconcile(config, "tv-a", raw=store)))
     assert result.outcome == "ok" and result.counts.added == 2
     assert waits == [7, 7]
+    assert_consistent(reports[0], 2)
 
 
 def test_server_errors_back_off_exponentially_then_give_up_with_a_reason(tmp_path):
