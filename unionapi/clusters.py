@@ -17,7 +17,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 
 from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
-from normalizer.records import CanonicalRecord
 from normalizer.text import fold
 from unionapi.catalogue import MATCH_EXTRACT, Catalogue, entry_id_for, matching_record
 from unionapi.workers import cores, in_order, process_pool
