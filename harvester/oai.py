@@ -68,7 +68,8 @@ def parse_page(data: bytes, record_format: str) -> Page:
         page.error_code = error.get("code", "unknown")
         page.error_text = (error.text or "").strip()
         return page
-    verb = next((child for child in root if etree.QName(child).localname in ("ListRecords", "GetRecord")), None)
+    verb = next((child for child in root  # (comments and processing instructions are children too)
+                 if isinstance(child.tag, str) and etree.QName(child).localname in ("ListRecords", "GetRecord")), None)
     if verb is None:
         raise HarvestError("the OAI-PMH response holds neither records nor an error")
     for record in verb.iterfind("{*}record"):

@@ -44,6 +44,17 @@ def test_malformed_pages_say_why():
         parse_page((CASSETTES / "xml/identify_00.html").read_bytes(), "oai_dc")
 
 
+def test_comments_and_processing_instructions_inside_the_page_are_skipped():
+    """Found by the atheris fuzzer: a stylesheet instruction or a comment between the elements made the
+    page reader crash instead of reading the records."""
+    page = (b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2026-01-01T00:00:00Z</responseDate>'
+            b'<?xml-stylesheet href="oai.xsl"?><!-- Koha --><ListRecords><record><header><identifier>x:1</identifier>'
+            b'<datestamp>2026-01-01</datestamp></header><metadata><dc>S\xc3\xa1ch</dc></metadata></record>'
+            b'</ListRecords></OAI-PMH>')
+    parsed = parse_page(page, "oai_dc")
+    assert [r["identifier"] for r in parsed.records] == ["x:1"]
+
+
 def test_illegal_xml_characters_are_stripped_not_fatal():
     page = (b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2026-01-01T00:00:00Z</responseDate>'
             b'<ListRecords><record><header><identifier>x:1</identifier><datestamp>2026-01-01</datestamp></header>'
