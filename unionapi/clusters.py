@@ -23,12 +23,13 @@ from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.dedup")
 
+# both columns in each: a lookup never reads the table (a rebuild drops them and builds them once at the end)
+MATCH_KEY_INDEXES = {"match_keys_by_key": "match_keys(key, record_id)",
+                     "match_keys_by_record": "match_keys(record_id, key)"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS match_keys (key TEXT NOT NULL, record_id TEXT NOT NULL);
-DROP INDEX IF EXISTS match_keys_key;      -- files made before the indexes below covered both columns
+DROP INDEX IF EXISTS match_keys_key;      -- files made before MATCH_KEY_INDEXES covered both columns
 DROP INDEX IF EXISTS match_keys_record;
-CREATE INDEX IF NOT EXISTS match_keys_by_key ON match_keys(key, record_id);      -- both columns: a lookup
-CREATE INDEX IF NOT EXISTS match_keys_by_record ON match_keys(record_id, key);   -- never reads the table
 CREATE TABLE IF NOT EXISTS edges (          -- why the members of an entry are together
     entry_id TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, score REAL, reasons TEXT NOT NULL,
     kind TEXT NOT NULL                      -- matcher | cataloguer
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept for
     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     undone_at TEXT, undone_by TEXT
 );
-"""
+""" + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON {columns};\n" for name, columns in MATCH_KEY_INDEXES.items())
 MAX_KEY_SIZE = 500  # a blocking key shared by more records than this is too vague to compare on
 PREFETCH = 2000  # records read at once as clustering walks through them
 KEY_JOB = 5000  # records per worker job when a rebuild computes blocking keys
@@ -179,8 +180,7 @@ class Clusters:
         members: set[str] = set()
         frontier = linked
         while frontier:  # entries and reports, until nothing new is reached
-            entries = self._select_in("SELECT DISTINCT entry_id FROM records INDEXED BY records_entry_of"
-                                      " WHERE id IN ({})", frontier)
+            entries = set(self._entries_of(frontier).values())
             reached = self._select_in("SELECT id FROM records WHERE entry_id IN ({})", entries)
             reached |= self._select_in("SELECT b FROM reports WHERE status != 'gone' AND a IN ({})", frontier)
             reached |= self._select_in("SELECT a FROM reports WHERE status != 'gone' AND b IN ({})", frontier)
@@ -196,8 +196,8 @@ class Clusters:
         found = {}
         for _, some in _chunks(sorted(record_ids)):
             found.update(self.db.execute(
-                f"SELECT id, entry_id FROM records INDEXED BY records_entry_of WHERE id IN ({','.join('?' * len(some))})",
-                some))
+                f"SELECT id, entry_id FROM records INDEXED BY records_entry_of"  # (not the wider row)
+                f" WHERE id IN ({','.join('?' * len(some))})", some))
         return found
 
     def _match_facts(self, record_ids) -> dict[str, tuple]:
@@ -314,8 +314,8 @@ class Clusters:
                 for start in range(first, last + 1, KEY_JOB))
         workers = cores() if last - first >= PARALLEL_KEYS_FROM else 1
         with self.catalogue.transaction() as db:
-            db.execute("DROP INDEX IF EXISTS match_keys_by_key")
-            db.execute("DROP INDEX IF EXISTS match_keys_by_record")
+            for name in MATCH_KEY_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS {name}")
         with process_pool(workers) if workers > 1 else nullcontext() as pool:
             for found in in_order(pool, _keys_of_rows, jobs, 2 * workers) if pool else map(_keys_of_rows, jobs):
                 with self.catalogue.transaction() as db:
@@ -326,8 +326,8 @@ class Clusters:
                 if done % 100_000 < len(found):
                     log.info("blocking keys of %d records computed (%.0f s)", done, time.monotonic() - started)
         with self.catalogue.transaction() as db:
-            db.execute("CREATE INDEX IF NOT EXISTS match_keys_by_key ON match_keys(key, record_id)")
-            db.execute("CREATE INDEX IF NOT EXISTS match_keys_by_record ON match_keys(record_id, key)")
+            for name, columns in MATCH_KEY_INDEXES.items():
+                db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {columns}")
         return keys
 
     def _matching_order(self, record_ids: list[str], everything: bool = False) -> list[str]:
@@ -361,8 +361,7 @@ class Clusters:
         """One transaction: entries, their edges and the open reports among these records."""
         stamp = max((self.catalogue.cursor(), 1))
         old_entries = ({r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records")} if everything
-                       else self._select_in("SELECT DISTINCT entry_id FROM records INDEXED BY records_entry_of"
-                                            " WHERE id IN ({})", record_ids))
+                       else set(self._entries_of(record_ids).values()))
         assignments, touched, edge_rows = [], set(old_entries), []
         for index, members in enumerate(clusters):
             if not members:
