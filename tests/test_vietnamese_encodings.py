@@ -162,10 +162,17 @@ def test_syllables(word, ok):
 
 
 SYLLABLES = sorted({w for pair in STOPWORDS for w in pair[0].split() if not w.isascii() and is_syllable(w)})
+# stopwords written in Vietnamese syllables: the list also holds the loanword "alô", which the
+# plausibility score rightly does not count as Vietnamese (repair leaves it alone all the same: below)
+PHRASES = [p[0] for p in STOPWORDS if all(w.isascii() or is_syllable(w) for w in p[0].split())]
+
+
+def test_a_loanword_is_left_alone():
+    assert repair_text("alô") == ("alô", None) and repair_text("ALÔ") == ("ALÔ", None)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(SYLLABLES) | st.sampled_from([p[0] for p in STOPWORDS]), min_size=1, max_size=8),
+@given(st.lists(st.sampled_from(SYLLABLES) | st.sampled_from(PHRASES), min_size=1, max_size=8),
        st.sampled_from([" ", ", ", " : ", " - "]), st.booleans())
 def test_repair_never_changes_valid_vietnamese(words, sep, upper):
     text = sep.join(words)
