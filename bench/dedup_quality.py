@@ -57,7 +57,10 @@ def load_dblp_acm():
     for source in ("dblp", "acm"):
         with open(folder / f"{source}.csv", encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f, delimiter="%", quoting=csv.QUOTE_NONE):
-                authors = [_clean(a) for a in (row["authors"] or "").split(",")]
+                if row.get(None):  # 14 ACM rows lost their empty authors field: venue%year sit one left
+                    row.update(authors="", venue=row["authors"].lstrip('"'), year=row["venue"])
+                # DBLP writes '?' for an unknown author
+                authors = [_clean(a) for a in (row["authors"] or "").split(",") if _clean(a) != "?"]
                 index[(source, row["id"])] = len(records)
                 records.append(_record(f"{source}:{row['id']}", source, row["title"], authors,
                                        _year(row["year"]), series=_clean(row["venue"])))

@@ -53,11 +53,15 @@ POINTS = {
     "year off by one": -15,   # a reprint is often one year later
     "publisher agree": 5,
     "publisher differ": -10,
+    "series agree": 5,        # the same series (journal, collection), full or abbreviated
     "pages equal": 10,
     "edition equal": 5,
     "isbns disjoint": -30,    # both have ISBNs and none is shared: usually another edition
 }
 SAME_AT = 55
+# Raised whenever blocking_keys() or compare() would decide differently on the same records: a
+# catalogue clustered under another revision is re-clustered once, in full (decisions kept).
+MATCHER_REVISION = 2  # 2: series statements read; a minimal record's main author agrees
 DOUBTFUL_AT = 35
 TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
@@ -70,7 +74,7 @@ TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the titl
 # elsewhere (a copy lent out, a new call number) cannot be matched differently, so it need not be
 # clustered again — the daily circulation changes of a whole network cost no deduplication.
 MATCH_FIELDS = ("record_id", "library", "title", "title_sort", "authors", "isbns", "system_numbers", "issns",
-                "languages", "material_type", "year", "pages", "publisher", "edition")
+                "languages", "material_type", "year", "pages", "publisher", "edition", "series")
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,68 @@ def _publisher_tokens(publisher: str | None) -> frozenset[str]:
     return frozenset(tokens)
 
 
+# --------------------------------------------------------------------------- series
+
+_SERIES_FILLER = frozenset("the of on and for in a an de des du la le der die und của và".split())
+
+
+@lru_cache(maxsize=1 << 14)
+def _series_form(statement: str) -> tuple[tuple[str, ...], str]:
+    """'Tủ sách Tuổi thơ ; 12' -> (('tủ', 'sách', 'tuổi', 'thơ'), '12'); 'The VLDB Journal — The
+    International Journal on …' -> (('vldb', 'journal'), ''): the series' own name, before a
+    parallel or explanatory title, without a leading article or bracketed remarks."""
+    name, _, number = statement.partition(" ; ")
+    main = _SUBTITLE_SPLIT.split(tone_normalize(exact(_PARENS.sub(" ", name))), maxsplit=1)[0]
+    words = _strip_punct(main.replace(".", " ")).split()
+    if len(words) > 1 and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    return tuple(words), ",".join(_title_numbers(tone_normalize(exact(number))))
+
+
+def _series_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two series names agree when one is the other in full or abbreviated: 'SIGMOD Record' ~
+    'ACM SIGMOD Record', 'ACM Trans. Database Syst.' ~ 'ACM Transactions on Database Systems',
+    'VLDB' ~ 'Very Large Data Bases'. The longer may add one word beyond filler ('of', 'on'), so
+    'Tủ sách' does not agree with every 'Tủ sách …'. Abbreviations only in words without marks."""
+    if a == b:
+        return bool(a)
+    return _abbreviates(a, b) or _abbreviates(b, a)
+
+
+def _abbreviates(short: tuple[str, ...], long_: tuple[str, ...]) -> bool:
+    if not short or len(short) > len(long_):
+        return False
+    content = [w for w in long_ if w not in _SERIES_FILLER]
+    if len(short) == 1 and len(short[0]) >= 3 and short[0].isascii() and len(content) >= 3:
+        if short[0] == "".join(w[0] for w in content):
+            return True  # an acronym
+    k, full, skipped = 0, 0, 0
+    for word in short:
+        while k < len(long_) and not (long_[k] == word or (word.isascii() and long_[k].startswith(word))):
+            skipped += long_[k] not in _SERIES_FILLER
+            k += 1
+        if k == len(long_):
+            return False
+        full += long_[k] == word and len(word) >= 3
+        k += 1
+    skipped += sum(1 for w in long_[k:] if w not in _SERIES_FILLER)
+    return full > 0 and skipped <= 1
+
+
+def _series(a: Prepared, b: Prepared) -> tuple[str, str]:
+    """(level, reason); level: agree | numbers differ | "" (nothing to say: series are often
+    recorded by one library only, or in another form)."""
+    numbered = None
+    for name_a, number_a in a.series:
+        for name_b, number_b in b.series:
+            if _series_agree(name_a, name_b):
+                if number_a and number_b and number_a != number_b:
+                    numbered = numbered or (f"series '{' '.join(name_a)}' numbered {number_a} vs {number_b}")
+                    continue
+                return "agree", f"series '{' '.join(name_a)}' vs '{' '.join(name_b)}' agree"
+    return ("numbers differ", numbered) if numbered else ("", "")
+
+
 # --------------------------------------------------------------------------- editions
 
 _EDITION_WORDS = {"một": 1, "nhất": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6,
@@ -295,6 +361,7 @@ class Prepared:
     sysnums: frozenset[str]
     issns: frozenset[str]
     languages: frozenset[str]
+    series: tuple[tuple[tuple[str, ...], str], ...] = ()  # (name words, number) per statement
 
 
 def prepare(record: CanonicalRecord | Prepared) -> Prepared:
@@ -317,7 +384,7 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
         persons=n_people, publisher=_publisher_tokens(record.publisher),
         edition=_edition_number(record.edition),
         isbns=frozenset(record.isbns), sysnums=frozenset(sysnums), issns=frozenset(record.issns),
-        languages=frozenset(record.languages))
+        languages=frozenset(record.languages), series=tuple(_series_form(s) for s in record.series if s))
 
 
 @lru_cache(maxsize=1 << 16)  # the copies of a book share their title: worked out once
@@ -568,10 +635,10 @@ def _token_match(x: str, y: str) -> str | None:
         return "full"
     if len(x) == 1 or len(y) == 1:
         return "initial" if x[0] == y[0] or _fold_word(x[0]) == _fold_word(y[0]) else None
-    if "?" in x or "?" in y:  # 'garc?a' (a letter lost in a bad conversion) ~ 'garcía'
-        wild, other = (x, y) if "?" in x else (y, x)
-        pattern = ".{1,2}".join(re.escape(part) for part in wild.split("?"))
-        return "full" if re.fullmatch(pattern, other) and len(wild) > 2 else None
+    if "?" in x or "?" in y:  # 'garc?a' (a letter lost in a bad conversion) ~ 'garcía'; compared
+        wild, other = (x, y) if "?" in x else (y, x)  # without marks: 'zoé' is 'zóe' once tones move
+        pattern = ".{1,2}".join(re.escape(_fold_word(part)) for part in wild.split("?"))
+        return "full" if re.fullmatch(pattern, _fold_word(other)) and len(wild) > 2 else None
     px, py = x.isascii(), y.isascii()
     if px and py:
         if min(len(x), len(y)) >= 4 and (x.startswith(y) or y.startswith(x)):
@@ -634,6 +701,9 @@ def _authors(a: Prepared, b: Prepared) -> tuple[str, int, str]:
     n, shorter, longer = len(matched), min(len(la), len(lb)), max(len(la), len(lb))
     if n == shorter and 2 * n >= longer:
         return "agree", n, f"authors agree ({n} of {longer} matched, e.g. {pair})"
+    if n == shorter and {k if len(la) <= len(lb) else i for i, k in matched} == set(range(n)):
+        return "agree", n, (f"authors agree (the {n} named in one record are the first {n} of {longer} "
+                            f"in the other, e.g. {pair})")
     if n >= 2 and n >= 0.6 * longer:
         return "mostly", n, f"authors mostly agree ({n} of {longer} matched, e.g. {pair})"
     if n >= 2 and n == shorter:  # a record listing the main authors, the other every contributor
@@ -804,6 +874,14 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
         else:
             add("publisher differ", f"publisher '{ra.publisher}' vs '{rb.publisher}' differ")
             differing.append("publisher")
+
+    # series
+    slevel, why = _series(pa, pb)
+    if slevel == "agree":
+        add("series agree", why)
+    elif slevel:
+        vetoes.append(f"veto: {why} (two volumes of a series)")
+        differing.append("series")
 
     if ra is rb or ra == rb:
         decision = SAME

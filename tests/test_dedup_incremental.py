@@ -139,3 +139,35 @@ def entries_of(catalogue) -> set[frozenset]:
     for record_id, entry_id in catalogue.db.execute("SELECT id, entry_id FROM records"):
         groups.setdefault(entry_id, set()).add(record_id)
     return {frozenset(members) for members in groups.values()}
+
+
+def test_entries_made_under_older_matching_rules_are_clustered_again_once(tmp_path, caplog):
+    """An upgrade that changes how records are matched re-clusters the whole catalogue on the next
+    run, by itself and once: the IT person need not know that `unioncat dedup` is due."""
+    from normalizer.dedup import MATCHER_REVISION
+    from normalizer.records import Author, CanonicalRecord
+    from unionapi.catalogue import Catalogue
+    from unionapi.clusters import Clusters
+
+    title = "Giáo trình kỹ thuật trồng lúa"
+    full = CanonicalRecord(record_id="tv-a:1", library="tv-a", format="marcxml", title=title, title_sort=title,
+                           year=2018, languages=["vie"],
+                           authors=[Author(name=n) for n in ("Trần Văn Đạt", "Lê Thị Hoa", "Phạm Quang Minh")])
+    minimal = CanonicalRecord(record_id="tv-b:1", library="tv-b", format="marcxml", title=title, title_sort=title,
+                              year=2018, languages=["vie"], authors=[Author(name="Trần, Văn Đạt")])
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite3")
+    catalogue.apply([(full, 1), (minimal, 2)], [], [], 2)
+    Clusters(catalogue).run()
+    assert catalogue.entry_of("tv-a:1") == catalogue.entry_of("tv-b:1")
+
+    # the file as an older unioncat left it: the minimal record on its own, no revision recorded
+    with catalogue.transaction() as db:
+        db.execute("UPDATE records SET entry_id = 'older' WHERE id = 'tv-b:1'")
+        db.execute("INSERT INTO entries (id) VALUES ('older')")
+        db.execute("DELETE FROM cursors WHERE name = 'matcher_revision'")
+    with caplog.at_level("WARNING", logger="unioncat.dedup"):
+        assert Clusters(catalogue).run() == 2  # every record, though nothing was queued
+    assert "matching rules changed" in caplog.text
+    assert catalogue.entry_of("tv-a:1") == catalogue.entry_of("tv-b:1")
+    assert catalogue.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone() == (MATCHER_REVISION,)
+    assert Clusters(catalogue).run() == 0  # once

@@ -279,6 +279,9 @@ def records(draw):
         publisher=draw(st.one_of(st.none(), st.sampled_from(["Nxb. Kim Đồng", "Kim Đồng", "Nxb. Trẻ"]))),
         edition=draw(st.one_of(st.none(), st.sampled_from(["Tái bản lần thứ 2", "In lần thứ 3"]))),
         languages=draw(st.sampled_from([[], ["vie"], ["eng"]])),
+        series=draw(st.lists(st.sampled_from(["Tủ sách Tuổi thơ ; 1", "Tủ sách Tuổi thơ ; 2", "Tủ sách Vàng",
+                                              "ACM Trans. Database Syst.", "ACM Transactions on Database Systems",
+                                              "VLDB", "Very Large Data Bases"]), max_size=2)),
         material_type=draw(st.sampled_from(["book", "other", "serial"])))
 
 
@@ -397,3 +400,49 @@ def test_a_shared_family_name_does_not_make_a_block():
     e = book("e", "Finite-time analysis of bandits", ["P. Auer"], year=2002)
     f = book("f", "Finite-time analysis of bandits", ["Peter Auer"], year=2002)
     assert ta(e) == {"ta:finite time analysis of|auer"} and blocking_keys(e) & blocking_keys(f)
+
+
+# --------------------------------------------------------------------------- main author only, series
+
+
+def test_a_record_naming_only_the_main_author_is_the_same_book():
+    """A district library catalogues at minimal level (the main author, 100, only); the provincial
+    library adds every co-author (700). Same book — but one co-author alone is not enough."""
+    title = "Giáo trình kỹ thuật trồng lúa"
+    full = book("tv-tinh", title, ["Trần Văn Đạt", "Lê Thị Hoa", "Phạm Quang Minh"], year=2018)
+    minimal = book("tv-kim-son", title, ["Trần, Văn Đạt"], year=2018, publisher=None, pages=None)
+    v = compare(full, minimal)
+    assert v.decision == SAME, v.reasons
+    assert any("the first 1 of 3" in r for r in v.reasons)
+    co_author_only = book("tv-yen-mo", title, ["Phạm Quang Minh"], year=2018, publisher=None, pages=None)
+    assert compare(full, co_author_only).decision != SAME
+
+
+def test_series_numbers_tell_volumes_apart_and_series_names_agree_abbreviated():
+    a = book("a", "Kỹ thuật nuôi cá nước ngọt", ["Nguyễn Văn Thành"], publisher=None, pages=None,
+             series=["Tủ sách Khuyến nông phục vụ người lao động ; 12"])
+    b = book("b", "Kỹ thuật nuôi cá nước ngọt", ["Nguyễn Văn Thành"], publisher=None, pages=None,
+             series=["Tủ sách Khuyến nông phục vụ người lao động ; 13"])
+    v = compare(a, b)
+    assert v.decision == DIFFERENT and "series" in v.differing
+    assert any("numbered 12 vs 13" in r for r in v.reasons)
+    # the series named in full in one record and abbreviated in the other is evidence, not a conflict
+    title = "Constraints for semistructured data and XML"
+    journal = book("a", title, ["Peter Buneman"], languages=["eng"], year=2001, publisher=None, pages=None,
+                   series=["ACM Trans. Database Syst."])
+    full_name = book("b", title, ["Buneman, Peter"], languages=["eng"], year=2001, publisher=None, pages=None,
+                     series=["ACM Transactions on Database Systems (TODS)"])
+    assert any(r.startswith("series 'acm trans database syst'") and "agree" in r
+               for r in compare(journal, full_name).reasons)
+    # two different series of one publisher are neither
+    other = book("c", title, ["Peter Buneman"], languages=["eng"], year=2001, publisher=None, pages=None,
+                 series=["ACM Computing Surveys"])
+    assert not any("series" in r for r in compare(journal, other).reasons)
+
+
+def test_a_letter_lost_in_conversion_still_matches_a_name_with_marks():
+    a = book("a", "Report on the first international workshop", ["Omar Boucelma", "Zo? Lacroix"],
+             languages=["eng"], publisher=None, pages=None)
+    b = book("b", "Report on the first international workshop", ["Zoé Lacroix", "Omar Boucelma"],
+             languages=["eng"], publisher=None, pages=None)
+    assert any("2 of 2 matched" in r for r in compare(a, b).reasons)

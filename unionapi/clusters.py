@@ -16,7 +16,8 @@ from collections import OrderedDict, defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 
-from normalizer.dedup import BlockList, Prepared, blocking_keys, can_join, compare, prepare, surely_apart
+from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, prepare,
+                              surely_apart)
 from normalizer.text import fold
 from unionapi.catalogue import MATCH_EXTRACT, Catalogue, entry_id_for, matching_record
 from unionapi.workers import cores, in_order, process_pool
@@ -107,6 +108,13 @@ class Clusters:
         started = time.monotonic()
         constraints = self.constraints()
         records = _PreparedCache(self.catalogue)  # shared: the incremental path compares before placing
+        revision = self.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone()
+        revision = revision[0] if revision else 1  # (files made before revisions were recorded)
+        clustered_before = self.db.execute("SELECT 1 FROM match_keys LIMIT 1").fetchone()
+        if not rebuild and revision != MATCHER_REVISION and clustered_before:
+            log.warning("the matching rules changed since these entries were made (revision %d, now %d): "
+                        "re-clustering every record once; cataloguers' decisions are kept", revision, MATCHER_REVISION)
+            rebuild = True
         if not rebuild:  # a first harvest queues everything: cluster it the way a rebuild does
             queued_count = self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
             rebuild = queued_count > 1000 and 2 * queued_count >= self.db.execute(
@@ -128,6 +136,7 @@ class Clusters:
         placed = self._recluster(affected, constraints, records, everything=rebuild)
         with self.catalogue.transaction() as db:
             db.execute("DELETE FROM dedup_queue")
+            db.execute("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('matcher_revision', ?)", (MATCHER_REVISION,))
             db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
                        " WHERE status = 'open' AND (a NOT IN (SELECT id FROM records) OR b NOT IN (SELECT id FROM records))")
         if affected:
