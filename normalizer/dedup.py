@@ -61,7 +61,7 @@ POINTS = {
 SAME_AT = 55
 # Raised whenever blocking_keys() or compare() would decide differently on the same records: a
 # catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 2  # 2: series statements read; a minimal record's main author agrees
+MATCHER_REVISION = 2  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 DOUBTFUL_AT = 35
 TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
@@ -463,6 +463,8 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
             tokens.update(_name_key_parts(person, alone=True))
         elif parts := _name_key_parts(person):  # the whole name, order-free: 'Nguyễn, Du' = 'Nguyễn Du'
             tokens.add(" ".join(sorted(parts)))
+            if all(tok.isascii() for tok in person) and not parts & _SHARED_FAMILY_NAMES:
+                tokens.update(_name_key_parts(person, alone=True))  # 'Joachim Thomas' ~ 'J. Thomas'
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
     main = fold(p.main)
     if rec.year:
