@@ -41,7 +41,7 @@ log = logging.getLogger("unioncat.pages")
 PAGE_SIZE = 20
 REPORTS_PER_PAGE = 8
 FILTERS = ("library", "language", "type", "year_from", "year_to", "available")
-COMPARED = ("library", "record_id", "title", "authors", "year", "publisher", "edition", "extent", "pages",
+COMPARED = ("library", "record_id", "title", "authors", "year", "publisher", "edition", "series", "extent", "pages",
             "isbns", "languages", "material_type", "call_number")
 
 
