@@ -59,15 +59,15 @@ POINTS = {
     "isbns disjoint": -30,    # both have ISBNs and none is shared: usually another edition
 }
 SAME_AT = 55
-# Raised whenever blocking_keys() or compare() would decide differently on the same records: a
-# catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 2  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 DOUBTFUL_AT = 35
 TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
 MAX_PAGE_DIFF = 10
 TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the other (_words_close)
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
+# Raised whenever blocking_keys() or compare() would decide differently on the same records: a
+# catalogue clustered under another revision is re-clustered once, in full (decisions kept).
+MATCHER_REVISION = 2  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 
 
 # Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
@@ -753,11 +753,11 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     1. Vetoes (each proves two different books): material type, languages with nothing in
        common (a translation and its original), ISSNs with nothing in common, years two or more
        apart, pages more than 10 apart, different edition numbers, different volume/number in the
-       title, a title word that differs only in its diacritics, titles that differ (two subtitles
-       under one main title differ unless one only adds words to the other; titles differ unless
-       one's words are all in the other, in any order), authors of whom none match. A shared
-       ISBN/035 number softens a title or author contradiction to "doubtful" (the same ISBN is
-       printed on different books), nothing else.
+       title, the same series numbered differently, a title word that differs only in its
+       diacritics, titles that differ (two subtitles under one main title differ unless one only
+       adds words to the other; titles differ unless one's words are all in the other, in any
+       order), authors of whom none match. A shared ISBN/035 number softens a title or author
+       contradiction to "doubtful" (the same ISBN is printed on different books), nothing else.
     2. Evidence points (POINTS) summed: "same" from SAME_AT, "doubtful" from DOUBTFUL_AT.
     """
     pa, pb = prepare(a), prepare(b)
