@@ -131,9 +131,9 @@ def load_demo():
 
 # --------------------------------------------------------------------------- metrics
 
-def closure_pairs(groups, records, one_per_source: bool) -> set[tuple[int, int]]:
-    """All pairs inside the transitive closure of the given groups (union-find)."""
-    parent = {}
+def true_clusters(truth_groups) -> list[list[int]]:
+    """The transitive closure of the labelled groups (union-find)."""
+    parent: dict[int, int] = {}
 
     def find(x):
         while parent.setdefault(x, x) != x:
@@ -141,14 +141,19 @@ def closure_pairs(groups, records, one_per_source: bool) -> set[tuple[int, int]]
             x = parent[x]
         return x
 
-    for g in groups:
+    for g in truth_groups:
         g = sorted(g)
         for x in g[1:]:
             parent[find(x)] = find(g[0])
     clusters = defaultdict(list)
     for x in parent:
         clusters[find(x)].append(x)
-    return _pairs(clusters.values(), records, one_per_source)
+    return list(clusters.values())
+
+
+def closure_pairs(groups, records, one_per_source: bool) -> set[tuple[int, int]]:
+    """All pairs inside the transitive closure of the given groups."""
+    return _pairs(true_clusters(groups), records, one_per_source)
 
 
 def _pairs(clusters, records, one_per_source: bool) -> set[tuple[int, int]]:
@@ -178,25 +183,6 @@ def evaluate(name: str, records, truth_groups, one_per_source: bool) -> None:
     print(f"  {name}: records={len(records)} candidate_pairs={len(pairs)} "
           f"blocking_recall={reachable:.3f} doubtful_pairs={doubtful} true_pairs={len(true)} "
           f"predicted_pairs={len(predicted)} cluster_seconds={seconds:.1f}", flush=True)
-
-
-def true_clusters(truth_groups) -> list[list[int]]:
-    parent: dict[int, int] = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for g in truth_groups:
-        g = sorted(g)
-        for x in g[1:]:
-            parent[find(x)] = find(g[0])
-    clusters = defaultdict(list)
-    for x in parent:
-        clusters[find(x)].append(x)
-    return list(clusters.values())
 
 
 def largest_groups(size: int, vetoes: dict[int, set[int]]) -> list[int]:
