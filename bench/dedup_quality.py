@@ -230,15 +230,16 @@ def veto_bounds(name: str, records, truth_groups, one_per_source: bool) -> None:
         members = sorted(members)
         vetoes: dict[int, set[int]] = {k: set() for k in range(len(members))}
         for (x, i), (y, j) in combinations(enumerate(members), 2):
-            if one_per_source and records[i].library == records[j].library:
-                vetoes[x].add(y), vetoes[y].add(x)
-                continue
-            v = compare(prepared[i], prepared[j])
-            if v.vetoed:
-                vetoes[x].add(y), vetoes[y].add(x)
+            # one record per library: two of a library's records never share an entry (nor a true pair)
+            if not (one_per_source and records[i].library == records[j].library):
+                v = compare(prepared[i], prepared[j])
+                if not v.vetoed:
+                    continue
                 first = next(r for r in v.reasons if r.startswith("veto") or "despite" in r)
                 kinds["year" if "years" in first else "author" if "authors" in first
                       else "title" if "title" in first else "other"] += 1
+            vetoes[x].add(y)
+            vetoes[y].add(x)
         at_most += sum(n - 1 for n in largest_groups(len(members), vetoes)) / 2
         best = 0
         for _ in range(30):
@@ -247,7 +248,10 @@ def veto_bounds(name: str, records, truth_groups, one_per_source: bool) -> None:
             groups: list[set[int]] = []
             for k in order:
                 fits = [g for g in groups if not vetoes[k] & g]
-                max(fits, key=len).add(k) if fits else groups.append({k})
+                if fits:
+                    max(fits, key=len).add(k)
+                else:
+                    groups.append({k})
             moved = True
             while moved:
                 moved = False
@@ -255,7 +259,8 @@ def veto_bounds(name: str, records, truth_groups, one_per_source: bool) -> None:
                     for k in list(g):
                         to = next((h for h in groups if h is not g and len(h) >= len(g) and not vetoes[k] & h), None)
                         if to is not None:
-                            g.discard(k), to.add(k)
+                            g.discard(k)
+                            to.add(k)
                             moved = True
                 groups = [g for g in groups if g]
             best = max(best, sum(len(g) * (len(g) - 1) // 2 for g in groups))

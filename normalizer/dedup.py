@@ -305,7 +305,7 @@ def _series(a: Prepared, b: Prepared) -> tuple[str, str]:
         for name_b, number_b in b.series:
             if _series_agree(name_a, name_b):
                 if number_a and number_b and number_a != number_b:
-                    numbered = numbered or (f"series '{' '.join(name_a)}' numbered {number_a} vs {number_b}")
+                    numbered = numbered or f"series '{' '.join(name_a)}' numbered {number_a} vs {number_b}"
                     continue
                 return "agree", f"series '{' '.join(name_a)}' vs '{' '.join(name_b)}' agree"
     return ("numbers differ", numbered) if numbered else ("", "")
