@@ -6,10 +6,32 @@ writers queue instead of failing half-way.
 """
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger("unioncat.storage")
+_CREATE_INDEX = re.compile(r"CREATE\s+INDEX\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+ON\s+(\w+)", re.IGNORECASE)
+
+
+def apply_schema(db: sqlite3.Connection, schema: str, path: Path | str) -> None:
+    """Run a schema script, saying so first when it indexes tables that already hold rows: a file
+    made by an older version gets its new indexes once, which takes a while on a large catalogue."""
+    existing = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    new = [index for index, table in _CREATE_INDEX.findall(schema)
+           if index not in existing and table in tables and db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()]
+    if new:
+        log.info("%s: building %d new index(es) after an update (%s), once; a large catalogue takes a minute or two",
+                 Path(path).name, len(new), ", ".join(new))
+    started = time.monotonic()
+    db.executescript(schema)
+    if new:
+        log.info("%s: new indexes built in %.1f s", Path(path).name, time.monotonic() - started)
 
 
 class SQLiteFile:
@@ -20,7 +42,7 @@ class SQLiteFile:
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(schema)
+        apply_schema(self.db, schema, self.path)
 
     @property
     def db(self) -> sqlite3.Connection:

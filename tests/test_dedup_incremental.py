@@ -171,3 +171,33 @@ def test_entries_made_under_older_matching_rules_are_clustered_again_once(tmp_pa
     assert catalogue.entry_of("tv-a:1") == catalogue.entry_of("tv-b:1")
     assert catalogue.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone() == (MATCHER_REVISION,)
     assert Clusters(catalogue).run() == 0  # once
+
+
+def test_an_older_catalogue_says_it_is_building_its_new_indexes(tmp_path, caplog):
+    """Opening a catalogue made before an index existed builds it once (minutes at a national
+    scale): the log says so before and after, and says nothing the next time."""
+    from normalizer.records import CanonicalRecord
+    from unionapi.catalogue import Catalogue
+    from unionapi.clusters import Clusters
+
+    path = tmp_path / "catalogue.sqlite3"
+    catalogue = Catalogue(path)
+    kieu = CanonicalRecord(record_id="tv-a:1", library="tv-a", format="marcxml", title="Truyện Kiều",
+                           title_sort="Truyện Kiều", year=2015)
+    catalogue.apply([(kieu, 1)], [], [], 1)
+    Clusters(catalogue).run()
+    catalogue.db.execute("DROP INDEX records_by_entry")  # as a file from before that index
+    catalogue.db.execute("DROP INDEX match_keys_by_key")
+    catalogue.close()
+
+    with caplog.at_level("INFO", logger="unioncat.storage"):
+        reopened = Catalogue(path)
+        Clusters(reopened)
+    assert "building 1 new index(es) after an update (records_by_entry)" in caplog.text
+    assert "building 1 new index(es) after an update (match_keys_by_key)" in caplog.text
+    assert "new indexes built in" in caplog.text
+    reopened.close()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="unioncat.storage"):
+        Clusters(Catalogue(path))
+    assert "building" not in caplog.text

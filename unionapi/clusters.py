@@ -16,6 +16,7 @@ from collections import OrderedDict, defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 
+from harvester.sqlite import apply_schema
 from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, prepare,
                               surely_apart)
 from normalizer.text import fold
@@ -79,7 +80,7 @@ class Clusters:
     def __init__(self, catalogue: Catalogue, one_per_source: dict[str, bool] | None = None):
         self.catalogue = catalogue
         self.one_per_source = one_per_source or {}  # source -> False lets its own duplicates merge
-        self.catalogue.db.executescript(SCHEMA)
+        apply_schema(self.catalogue.db, SCHEMA, self.catalogue.path)
 
     @property
     def db(self):
