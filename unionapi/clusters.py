@@ -109,10 +109,7 @@ class Clusters:
         started = time.monotonic()
         constraints = self.constraints()
         records = _PreparedCache(self.catalogue)  # shared: the incremental path compares before placing
-        revision = self.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone()
-        revision = revision[0] if revision else 1  # (files made before revisions were recorded)
-        clustered_before = self.db.execute("SELECT 1 FROM match_keys LIMIT 1").fetchone()
-        if not rebuild and revision != MATCHER_REVISION and clustered_before:
+        if not rebuild and (revision := self._stale_revision()):
             log.warning("the matching rules changed since these entries were made (revision %d, now %d): "
                         "re-clustering every record once; cataloguers' decisions are kept", revision, MATCHER_REVISION)
             rebuild = True
@@ -144,6 +141,15 @@ class Clusters:
             log.info("deduplicated %d records into %d entries in %.1f s", len(affected), placed,
                      time.monotonic() - started)
         return len(affected)
+
+    def _stale_revision(self) -> int | None:
+        """The matcher revision the entries were made under, if not the current one (files made
+        before revisions were recorded count as 1; a catalogue never clustered is not stale)."""
+        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone()
+        revision = row[0] if row else 1
+        if revision == MATCHER_REVISION or not self.db.execute("SELECT 1 FROM match_keys LIMIT 1").fetchone():
+            return None
+        return revision
 
     def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
         """Blocking keys of these records, a few thousand at a time so memory stays flat."""
