@@ -23,23 +23,28 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 # Fields each protocol accepts besides the common ones; "*" marks required.
 PROTOCOL_FIELDS: dict[str, dict[str, bool]] = {
     "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False,
-            "max_delete_ratio": False},
+            "max_delete_ratio": False, "dc_creators": False},
     # Z39.50 (or SRU through the same client): Koha answers through Zebra, database "biblios"
     "z3950": {"host": True, "port": True, "database": True, "syntax": False, "element_set": False,
               "query": False, "batch_size": False, "user": False, "password": False, "transport": False,
               "incremental": False, "id_field": False, "max_delete_ratio": False},
     # MARC export drops: a folder, or an http(s) URL of a folder listing or of one file
-    "file": {"path": False, "url": False, "record_format": False, "max_delete_ratio": False, "settle_s": False},
+    "file": {"path": False, "url": False, "record_format": False, "max_delete_ratio": False, "settle_s": False,
+             "id_field": False, "snapshot": False},
 }
 Z3950_DEFAULTS = {"syntax": "usmarc", "element_set": "F", "query": '@attr 1=_ALLRECORDS @attr 2=103 ""',
                   "batch_size": 500, "transport": "z3950", "incremental": False, "id_field": "001",
                   "max_delete_ratio": 0.2}
-FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0}
+FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0, "id_field": "001", "snapshot": "union"}
+# A record's id: 001 (or another control field), or tag$code of a data field (Koha: 999$c; 035$a)
+_ID_FIELD = re.compile(r"^(00[1-9])$|^([0-9]{3})\$?([a-z0-9])$")
 COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s",
-                 "one_record_per_entry", "reconcile_schedule"}
+                 "one_record_per_entry", "reconcile_schedule", "marc_flavour"}
+# How MARC records are read: auto (each record tells: a 200 title and 100 coded data are UNIMARC), or fixed.
+MARC_FLAVOURS = ("auto", "marc21", "unimarc")
 _EVERY = re.compile(r"^every\s+(\d+)\s+(second|minute|hour|day)s?$")
 # How an OAI metadata prefix's payload is parsed by the normalizer.
-OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "oai_dc": "oai_dc"}
+OAI_FORMATS = {"marc21": "marcxml", "marcxml": "marcxml", "marc": "marcxml", "unimarc": "marcxml", "oai_dc": "oai_dc"}
 
 
 class ConfigError(ValueError):
@@ -63,6 +68,7 @@ class Library:
     timeout_s: float = 60.0
     one_record_per_entry: bool = True  # False: this library's own duplicate records may be merged
     reconcile_schedule: str = "0 4 * * 0"  # a complete listing, to learn about deletions
+    marc_flavour: str = "auto"  # auto | marc21 | unimarc (MARC_FLAVOURS)
     options: dict[str, Any] = field(default_factory=dict)  # protocol fields not named above
 
 
@@ -222,6 +228,9 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         raise fail("protocol", "one of " + ", ".join(PROTOCOLS))
     specific = PROTOCOL_FIELDS[protocol]
     for name in entry:
+        if name == "id_field" and protocol == "oai":
+            raise ConfigError(f"{where}: no field 'id_field' for protocol oai: a record's id is the identifier in "
+                              "its OAI header, which the provider's deletions also name")
         if name not in COMMON_FIELDS and name not in specific:
             allowed = ", ".join(sorted(COMMON_FIELDS | specific.keys()))
             raise ConfigError(f"{where}: unknown field '{name}' for protocol {protocol} (allowed: {allowed})")
@@ -254,6 +263,12 @@ def _library(path: Path, position: int, entry: Any) -> Library:
                 f"{entry['metadata_prefix']!r} (or set 'record_format' to marcxml or oai_dc)")
     if record_format not in (None, "marcxml", "oai_dc", "iso2709"):
         raise fail("record_format", "one of marcxml, oai_dc, iso2709")
+    says_unimarc = entry.get("metadata_prefix") == "unimarc" or entry.get("syntax") == "unimarc"
+    marc_flavour = entry.get("marc_flavour", "unimarc" if says_unimarc else "auto")
+    if marc_flavour not in MARC_FLAVOURS:
+        raise fail("marc_flavour", "auto (each record tells), marc21 or unimarc")
+    if "marc_flavour" in entry and record_format == "oai_dc":
+        raise fail("marc_flavour", "no marc_flavour: this library sends Dublin Core (oai_dc), not MARC")
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise fail("enabled", "true or false")
@@ -284,6 +299,7 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         timeout_s=timeout_s,
         one_record_per_entry=one_per_entry,
         reconcile_schedule=reconcile,
+        marc_flavour=marc_flavour,
         options={k: v for k, v in options.items() if k not in known},
     )
 
@@ -294,23 +310,31 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
         ratio = entry.get("max_delete_ratio", 0.2)
         if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio <= 1:
             raise fail("max_delete_ratio", "a fraction between 0 and 1, e.g. 0.2")
-        return {"max_delete_ratio": ratio}
+        # what dc:creator / dc:contributor hold: told apart by the name (auto), or all people, or all bodies
+        creators = entry.get("dc_creators", "auto")
+        if creators not in ("auto", "person", "corporate"):
+            raise fail("dc_creators", "auto (tell people and bodies apart by the name), person or corporate")
+        return {"max_delete_ratio": ratio, "dc_creators": creators}
     options = {**(Z3950_DEFAULTS if protocol == "z3950" else FILE_DEFAULTS),
                **{k: v for k, v in entry.items() if k in PROTOCOL_FIELDS[protocol]}}
     ratio = options["max_delete_ratio"]
     if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio <= 1:
         raise fail("max_delete_ratio", "a fraction between 0 and 1, e.g. 0.2")
+    if isinstance(options["id_field"], int) and not isinstance(options["id_field"], bool):
+        options["id_field"] = f"{options['id_field']:03d}"  # YAML reads an unquoted 001 as the number 1
+    found = _ID_FIELD.match(str(options["id_field"]))
+    if not found or (found.group(2) or "").startswith("00"):
+        raise fail("id_field", "001, or a data field's tag$code such as 999$c (Koha's biblionumber) or 035$a")
+    options["id_field"] = found.group(1) or f"{found.group(2)}${found.group(3)}"  # 999c is 999$c
     if protocol == "z3950":
         if not isinstance(options["port"], int) or not 0 < options["port"] < 65536:
             raise fail("port", "a TCP port number")
-        if options["syntax"] not in ("usmarc", "marc21", "xml", "marcxml"):
-            raise fail("syntax", "usmarc (ISO2709) or xml (MARCXML)")
+        if options["syntax"] not in ("usmarc", "marc21", "unimarc", "xml", "marcxml"):
+            raise fail("syntax", "usmarc (ISO2709), unimarc (ISO2709 in UNIMARC) or xml (MARCXML)")
         if options["transport"] not in ("z3950", "sru"):
             raise fail("transport", "z3950 or sru")
         if not isinstance(options["batch_size"], int) or not 1 <= options["batch_size"] <= 10_000:
             raise fail("batch_size", "a number of records per present request, 1 to 10000")
-        if options["id_field"] not in ("001", "999c"):
-            raise fail("id_field", "001 or 999c (Koha's biblionumber)")
         if not isinstance(options["incremental"], bool):
             raise fail("incremental", "true or false")
     else:
@@ -320,4 +344,7 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
             raise fail("url", "an http:// or https:// URL")
         if options.get("record_format") not in (None, "iso2709", "marcxml"):
             raise fail("record_format", "iso2709 or marcxml (default: from each file's name and content)")
+        if options["snapshot"] not in ("union", "latest"):
+            raise fail("snapshot", "union (the catalogue is every current export file together) or latest (the "
+                                   "newest file is the whole catalogue: what it lacks is deleted)")
     return options

@@ -9,11 +9,16 @@ legacy encodings (TCVN3, VNI, MARC-8) are the normalizer's business. A replaced 
 repeats what is stored: a record with the same bytes as stored is counted unchanged without being
 read again, so a school's daily export costs little more than its changed records.
 
-Deletions: exports have no tombstones. A file that comes back under the same name with new
-content is a newer complete export of what that file held, so records its previous version held
-and the new one (and every other current file of the source) lacks become deletions, under the
-same mass-deletion guard as RawStore.reconcile. A file that disappears deletes nothing: libraries
-clean up old exports, and that says nothing about the books.
+Ids: the id field (001 by default; 999$c, 035$a...), else 001, else an id derived from the
+record's content (marcbytes.RecordIds), also for different records that share one id in an export.
+
+Deletions: exports have no tombstones; the ``snapshot`` option says what the files mean.
+- ``union`` (default): the catalogue is every current file together. A record that no current
+  file holds any more (its file came back without it, or the file was removed) is deleted.
+- ``latest``: the newest file (by modification time in a folder, by name in a web listing) is the
+  whole catalogue, as with exports named by date; older files are ignored, and every record the
+  newest one lacks is deleted.
+Both go through the same mass-deletion guard as RawStore.reconcile.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import re
 import time
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -36,7 +42,8 @@ import lxml.html
 import requests
 
 from config import Library, Settings
-from harvester.marcbytes import (MarcBytesError, iso2709_fields, iso2709_identifier, marcxml_records,
+from harvester.marcbytes import (MarcBytesError, RecordIds, is_truncated, iso2709_fields, iso2709_identifier,
+                                 iso2709_problem, marcxml_cut_off, marcxml_problem, marcxml_records,
                                  split_iso2709)
 from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore, content_hash
 
@@ -44,7 +51,10 @@ log = logging.getLogger("unioncat.harvest")
 
 MARC_EXTENSIONS = (".mrc", ".iso", ".marc", ".dat", ".xml")
 BATCH = 1000  # records per store_page: memory stays bounded whatever the size of the export
+TRUNCATED_WAIT = 720  # an export whose last record is cut off is waited for this many settle_s (an hour by
+# default: a copy may be stalled), then read as it is, the cut-off record in quarantine; settle_s 0: never
 _HTML = re.compile(rb"<(?:!doctype\s+)?html", re.IGNORECASE)
+_LEADER = re.compile(rb"\d{5}[\x20-\x7e]{7}\d{5}[\x20-\x7e]{7}")
 _XML_005 = re.compile(rb'<(?:\w+:)?controlfield[^>]*\btag="005"[^>]*>\s*([0-9.]+)\s*<')
 
 
@@ -75,6 +85,18 @@ class Processed:
     identifiers: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Read:
+    """One record of an export as the harvester sees it."""
+    member: str
+    fmt: str  # iso2709 | marcxml
+    number: int  # 1-based position in the member
+    body: bytes
+    identifier: str | None  # None only for a record in quarantine that had no id of its own
+    derived: dict | None  # {"shared": ..., "origin": ...} when the id was derived
+    problem: str | None  # why it goes to quarantine
+
+
 class FileDropHarvester:
     """Harvests one library's export drops into the raw store."""
 
@@ -82,6 +104,8 @@ class FileDropHarvester:
         self.library, self.store, self.settings, self.sleep = library, store, settings, sleep
         self.options = library.options
         self.settle_s = float(self.options.get("settle_s", 5.0))
+        self.id_field = self.options.get("id_field", "001")
+        self.snapshot = self.options.get("snapshot", "union")
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "unioncat harvester"
 
@@ -96,8 +120,12 @@ class FileDropHarvester:
             log.info("%s: %d export file(s) at %s", library.id, len(drops), self._where())
             if not drops:
                 notes.append(f"no export files (.mrc, .iso, .marc, .dat, .xml, .gz, .zip) at {self._where()}")
+            wanted = self._catalogue_files(drops)
+            if len(wanted) < len(drops):
+                log.info("%s: snapshot latest: %s is the catalogue (the newest of %d exports)", library.id,
+                         wanted[0].name, len(drops))
             processed: list[Processed] = []
-            for drop in drops:
+            for drop in wanted:
                 try:
                     data, mtime = self._load(drop)
                     digest = hashlib.sha256(data).hexdigest()
@@ -110,16 +138,20 @@ class FileDropHarvester:
                     notes.append(f"{drop.name} not processed: {exc}")
                     continue
                 result.pages += 1
-            notes += self._delete_and_remember(processed, {d.name for d in drops}, force, result)
+            if self.snapshot == "latest":
+                notes += self._apply_latest(processed, force, result)
+            else:
+                notes += self._apply_union(drops, processed, full, force, result)
             if drops and not processed and not notes:
-                notes.append(f"no new or changed export ({len(drops)} file(s) already processed)")
+                notes.append(f"no new or changed export ({len(wanted)} file(s) already processed)")
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
             log.error("%s: harvest failed: %s", library.id, exc)
         finally:
             result.note = "; ".join(notes) or None
-            store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note)
+            store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note,
+                             result.warning)
         c = result.counts
         if result.outcome == "ok":
             log.info("%s: harvest done: %d file(s), %d added, %d updated, %d deleted, %d unchanged, %d quarantined%s",
@@ -128,17 +160,25 @@ class FileDropHarvester:
         return result
 
     def identifiers(self) -> set[str]:
-        """Every identifier in the export files present now (for `unioncat check`); stores nothing."""
+        """Every identifier the harvest would give the records of the current exports (for `unioncat check`)."""
         found: set[str] = set()
-        for drop in self._list():
+        for drop in self._catalogue_files(self._list()):
             try:
-                data, _ = self._load(drop)
-                for name, member in _unpack(drop.name, data):
-                    fmt = self.library.record_format or _sniff_format(member)
-                    found.update(identifier for _, identifier in _records(fmt, member) if identifier)
-            except (FileProblem, MarcBytesError) as exc:
+                data, mtime = self._load(drop)
+                for read in self._read(drop.name, data, mtime):
+                    if read.identifier is not None:
+                        found.add(read.identifier)
+            except FileProblem as exc:
                 raise HarvestError(f"{drop.name} cannot be read now: {exc}") from None
         return found
+
+    def _catalogue_files(self, drops: list[Drop]) -> list[Drop]:
+        """The files that make the library's catalogue: all of them (union), or the newest (latest)."""
+        if self.snapshot != "latest" or len(drops) < 2:
+            return drops
+        if self.options.get("path"):
+            return drops[-1:]  # listed by modification time
+        return [max(drops, key=lambda drop: _natural(drop.name))]  # a web listing: by name, dates sort right
 
     # -- finding and reading the files -------------------------------------------------------------
     def _where(self) -> str:
@@ -223,85 +263,154 @@ class FileDropHarvester:
         raise HarvestError(f"{problem}; gave up after {tries} attempts")
 
     # -- one file -----------------------------------------------------------------------------------
-    def _process(self, name: str, data: bytes, digest: str, mtime: float | None, result: HarvestResult) -> Processed:
-        """Check every member completely, then store its records in batches."""
-        members = []
+    def _read(self, name: str, data: bytes, mtime: float | None) -> Iterator[Read]:
+        """Every record of a file with the id it is stored under, after checking the whole file first.
+
+        The first pass finds what would stop the file (unreadable XML, a cut-off last record in a file
+        that may still be being written) before anything is stored, and the ids that several
+        different records share; the second gives each record its id (RecordIds).
+        """
+        members, counted = [], Counter()
         for member, raw in _unpack(name, data):
             fmt = self.library.record_format or _sniff_format(raw)
+            bad, last = set(), None
+            wait = TRUNCATED_WAIT * self.settle_s
+            if fmt == "marcxml" and marcxml_cut_off(raw) and _younger(mtime, wait):
+                where = f"{member}: " if member != name else ""
+                raise FileProblem(f"{where}the MARCXML export is cut off (its root element never closes); it is "
+                                  f"read as it is once it has not changed for {wait / 60:g} minutes")
             try:
-                for _ in (split_iso2709(raw) if fmt == "iso2709" else _records(fmt, raw)):
-                    pass  # a first pass only to be sure the whole file is readable before storing any of it
+                for number, (body, identifier) in enumerate(_records(fmt, raw, self.id_field), start=1):
+                    last = body
+                    if _problem(fmt, body, identifier):
+                        bad.add(number)
+                    elif identifier is not None:
+                        counted[identifier] += 1
             except MarcBytesError as exc:
                 where = f"{member}: " if member != name else ""
                 raise FileProblem(f"{where}{exc}") from None
-            members.append((member, fmt, raw))
+            if fmt == "iso2709" and last is not None and is_truncated(last) and _younger(mtime, wait):
+                raise FileProblem(f"{iso2709_problem(last)}; it is read as it is once it has not changed for "
+                                  f"{wait / 60:g} minutes")
+            members.append((member, fmt, raw, bad))
+        ids = RecordIds({identifier for identifier, count in counted.items() if count > 1})
+        for member, fmt, raw, bad in members:
+            for number, (body, identifier) in enumerate(_records(fmt, raw, self.id_field), start=1):
+                if number in bad:
+                    yield Read(member, fmt, number, body, identifier, None, _problem(fmt, body, identifier))
+                    continue
+                identifier, derived = ids(body, fmt, identifier)
+                if derived is not None:
+                    derived["origin"] = f"{member}, record {number}"
+                yield Read(member, fmt, number, body, identifier, derived, None)
+
+    def _process(self, name: str, data: bytes, digest: str, mtime: float | None, result: HarvestResult) -> Processed:
+        """Store every record of one file in batches; a record with the same bytes as stored costs nothing."""
         done = Processed(name, digest, len(data))
         fallback = _iso_time(mtime)
-        for member, fmt, raw in members:
-            counts, n = Counts(), 0
-            for batch in _batches(enumerate(_records(fmt, raw), start=1), BATCH):
-                known = self.store.content_hashes(self.library.id, [i for _, (_, i) in batch if i is not None])
-                items, bad = [], []
-                for n, (body, identifier) in batch:
-                    if identifier is not None:
-                        done.identifiers.add(identifier)  # still at the library even when unreadable: never a deletion
-                    if identifier is not None and known.get(identifier) == content_hash(body, False):
-                        counts.unchanged += 1  # the same bytes as stored: checked then, its 005 is the stored datestamp
-                        continue
-                    problem = _iso_problem(body) if fmt == "iso2709" else None
-                    if identifier is None and problem is None:
-                        problem = "no 001 (record identifier): the record cannot be told apart from others"
-                    if problem:
-                        bad.append({"identifier": identifier, "reason": f"{member}, record {n}: {problem}", "body": body})
-                    else:
-                        items.append({"identifier": identifier, "format": fmt, "deleted": False, "sets": [],
-                                      "datestamp": _datestamp_005(body, fmt) or fallback, "body": body})
-                counts.add(self.store.store_page(self.library.id, items, None, bad))
-                if n % (10 * BATCH) == 0:
-                    log.info("%s: %s: %d records so far", self.library.id, member, n)
-            log.info("%s: %s: %d %s records: %d added, %d updated, %d unchanged, %d quarantined", self.library.id,
-                     member, n, fmt, counts.added, counts.updated, counts.unchanged, counts.quarantined)
-            result.counts.add(counts)
+        counts, member, shared = Counts(), None, set()
+        for batch in _batches(self._read(name, data, mtime), BATCH):
+            known = self.store.content_hashes(self.library.id, [r.identifier for r in batch if r.problem is None])
+            items, bad = [], []
+            for read in batch:
+                if read.member != member:
+                    self._log_member(member, counts, result)
+                    counts, member = Counts(), read.member
+                if read.identifier is not None:
+                    done.identifiers.add(read.identifier)  # still at the library even when unreadable: never a deletion
+                if read.derived and read.derived["shared"]:
+                    shared.add(read.derived["shared"])
+                if read.problem:
+                    bad.append({"identifier": read.identifier, "body": read.body,
+                                "reason": f"{read.member}, record {read.number}: {read.problem}"})
+                elif known.get(read.identifier) == content_hash(read.body, False):
+                    counts.unchanged += 1  # the same bytes as stored: checked then, its 005 is the stored datestamp
+                else:
+                    items.append({"identifier": read.identifier, "format": read.fmt, "deleted": False, "sets": [],
+                                  "datestamp": _datestamp_005(read.body, read.fmt) or fallback, "body": read.body,
+                                  "derived": read.derived})
+            counts.add(self.store.store_page(self.library.id, items, None, bad))
+            if batch[-1].number % (10 * BATCH) == 0:
+                log.info("%s: %s: %d records so far", self.library.id, batch[-1].member, batch[-1].number)
+        self._log_member(member, counts, result)
+        if shared:
+            log.warning("%s: %s: %d id(s) carried by several different records (%s): each record is kept under an "
+                        "id derived from its content; `unioncat quality %s` lists them", self.library.id, name,
+                        len(shared), ", ".join(sorted(shared)[:5]), self.library.id)
         return done
 
-    # -- deletions ----------------------------------------------------------------------------------
-    def _delete_and_remember(self, processed: list[Processed], current: set[str], force: bool,
-                             result: HarvestResult) -> list[str]:
-        """Records a replaced export no longer holds become deletions, then the files are remembered.
+    def _log_member(self, member: str | None, counts: Counts, result: HarvestResult) -> None:
+        if member is None:
+            return
+        log.info("%s: %s: %d added, %d updated, %d unchanged, %d quarantined", self.library.id, member,
+                 counts.added, counts.updated, counts.unchanged, counts.quarantined)
+        result.counts.add(counts)
 
-        Done once for the whole run, after every file is stored, so a record that moved from one
-        export to another is never deleted and re-added. A record any other current file still
-        holds stays. When the guard refuses, the replaced files are not remembered: the next run
-        reads them again and says so again, until the library fixes the export or someone forces.
+    # -- deletions ----------------------------------------------------------------------------------
+    def _apply_latest(self, processed: list[Processed], force: bool, result: HarvestResult) -> list[str]:
+        """snapshot: latest. The newest export, read completely, is the catalogue: what it lacks is deleted.
+
+        When the guard refuses, the file is not remembered: the next run reads it again and says so
+        again, until the library fixes the export or someone forces.
+        """
+        if not processed:
+            return []  # the newest export was applied before, or cannot be read now
+        done = processed[0]
+        return self._reconcile(done.identifiers, [done], set(), force, result,
+                               f"{done.name} is the newest export and lacks them")
+
+    def _apply_union(self, drops: list[Drop], processed: list[Processed], full: bool, force: bool,
+                     result: HarvestResult) -> list[str]:
+        """snapshot: union. The catalogue is every current file together: a record no current file holds
+        any more (its file replaced without it, or removed) is deleted, once for the whole run.
+
+        Done after every file is stored, so a record that moved from one export to another is never
+        deleted and re-added. A file that cannot be read now counts with what it held when last read.
         """
         store, source = self.store, self.library.id
-        gone_from: dict[str, set[str]] = {}
+        current = {drop.name for drop in drops}
+        ledger = {row["name"]: row for row in store.processed_files(source)}
+        removed = set(ledger) - current
+        if not (processed or removed or full):
+            return []
+        done = {p.name: p for p in processed}
+        present: set[str] = set()
+        for name in current:
+            if name in done:
+                present |= done[name].identifiers
+            elif name in ledger:
+                held = store.file_identifiers(source, name)
+                if len(held) < ledger[name]["records"]:  # remembered by a version without per-file ids
+                    for p in processed:
+                        store.remember_file(source, p.name, p.content_hash, p.size, p.identifiers)
+                    return [f"deletions not looked for: what {name} held is not known; "
+                            f"run `unioncat harvest {source} --full` once"]
+                present |= held
+        replaced = sorted(p.name for p in processed if p.name in ledger)
+        why = "; ".join([f"{', '.join(replaced)} replaced by a newer export"] * bool(replaced)
+                        + [f"{', '.join(sorted(removed))} removed"] * bool(removed)) or "no current export holds them"
+        return self._reconcile(present, processed, removed, force, result, why)
+
+    def _reconcile(self, present: set[str], processed: list[Processed], removed: set[str], force: bool,
+                   result: HarvestResult, why: str) -> list[str]:
+        store, source = self.store, self.library.id
+        deleted, refusal = store.reconcile(source, present, self.options.get("max_delete_ratio", 0.2), force)
+        result.counts.deleted += deleted
+        if refusal:
+            result.warning = f"deletions refused ({why}): {refusal}"
+            log.warning("%s: %s", source, result.warning)
+            return [result.warning]
+        if deleted:
+            log.info("%s: %d record(s) deleted (%s)", source, deleted, why)
         for done in processed:
-            gone = store.file_identifiers(source, done.name) - done.identifiers
-            if gone:
-                gone_from[done.name] = gone
-        notes, refused = [], set()
-        if gone_from:
-            kept = set().union(*(done.identifiers for done in processed))
-            for name in current - {done.name for done in processed}:
-                kept |= store.file_identifiers(source, name)
-            live = store.live_identifiers(source)
-            missing = (set().union(*gone_from.values()) - kept) & live
-            if missing:
-                deleted, refusal = store.reconcile(source, live - missing, self.options.get("max_delete_ratio", 0.2),
-                                                   force)
-                result.counts.deleted += deleted
-                if refusal:
-                    refused = set(gone_from)
-                    notes.append(f"{', '.join(sorted(refused))} replaced an earlier export: {refusal}")
-                    log.warning("%s: deletions refused: %s", source, refusal)
-                else:
-                    log.info("%s: %d record(s) no longer in the replaced export(s) %s deleted", source, deleted,
-                             ", ".join(sorted(gone_from)))
-        for done in processed:
-            if done.name not in refused:
-                store.remember_file(source, done.name, done.content_hash, done.size, done.identifiers)
-        return notes
+            store.remember_file(source, done.name, done.content_hash, done.size, done.identifiers)
+        for name in removed:
+            store.forget_file(source, name)
+        if self.snapshot == "latest":
+            for row in store.processed_files(source):
+                if row["name"] not in {done.name for done in processed}:
+                    store.forget_file(source, row["name"])  # older exports count for nothing
+        return []
 
 
 # -- bytes --------------------------------------------------------------------------------------------
@@ -341,15 +450,34 @@ def _sniff_format(data: bytes) -> str:
         return "marcxml"
     if not head:
         raise FileProblem("the file is empty")
+    if b"\x1d" in data and _LEADER.search(data, 0, 100_000):
+        return "iso2709"  # after a text header some exports write
     raise FileProblem(f"neither ISO2709 (starts with 5 digits) nor MARCXML (starts with <): it begins {data[:16]!r}")
 
 
-def _records(fmt: str, data: bytes) -> Iterator[tuple[bytes, str | None]]:
+def _records(fmt: str, data: bytes, id_field: str = "001") -> Iterator[tuple[bytes, str | None]]:
     if fmt == "marcxml":
-        yield from marcxml_records(data)
+        yield from marcxml_records(data, id_field)
     else:
         for record in split_iso2709(data):
-            yield record, iso2709_identifier(record)
+            yield record, iso2709_identifier(record, id_field)
+
+
+def _problem(fmt: str, body: bytes, identifier: str | None) -> str | None:
+    """Why one record of an export cannot be stored (it is quarantined with this reason); None when it can."""
+    if fmt == "iso2709":
+        return iso2709_problem(body)
+    return marcxml_problem(body) if identifier is None else None  # a record with an id was parsed to find it
+
+
+def _younger(mtime: float | None, seconds: float) -> bool:
+    """Changed recently enough that a cut-off end may still be being written."""
+    return mtime is not None and time.time() - mtime < seconds
+
+
+def _natural(name: str) -> list:
+    """Sort key in which "thang 9" comes before "thang 10"."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name.lower())]
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -361,15 +489,6 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
-
-
-def _iso_problem(record: bytes) -> str | None:
-    try:
-        for _ in iso2709_fields(record):
-            pass
-    except ValueError as exc:
-        return f"structure unreadable: {exc}"
-    return None
 
 
 def _datestamp_005(body: bytes, fmt: str) -> str | None:

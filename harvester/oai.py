@@ -95,7 +95,10 @@ def _record_item(record: etree._Element, record_format: str) -> dict:
             "body": None}
     if not deleted:
         metadata = record.find("{*}metadata")
-        payload = next((child for child in metadata if isinstance(child.tag, str)), None) if metadata is not None else None
+        children = [child for child in metadata if isinstance(child.tag, str)] if metadata is not None else []
+        # one element (<oai_dc:dc>, <record>) is the payload; several are a provider's elements written
+        # straight under <metadata> (<dc:title>, <dc:creator> ... with no wrapper): keep them all
+        payload = children[0] if len(children) == 1 else metadata if children else None
         if payload is None:
             return {"identifier": identifier, "reason": "OAI record is not deleted but has no metadata",
                     "body": etree.tostring(record)}
@@ -246,14 +249,15 @@ class OAIHarvester:
                 deleted, refused = store.reconcile(library.id, seen,
                                                    library.options.get("max_delete_ratio", 0.2), force)
                 result.counts.deleted += deleted
-                result.note = refused
+                result.note = result.warning = refused
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
             log.error("%s: harvest failed: %s", library.id, exc)
         finally:
             store.update_run(result.run_id, result.counts, result.pages,
-                             result.outcome if result.outcome == "ok" else "failed", result.error, result.note)
+                             result.outcome if result.outcome == "ok" else "failed", result.error, result.note,
+                             result.warning)
         if result.outcome == "ok":
             c = result.counts
             log.info("%s: harvest done: %d pages, %d added, %d updated, %d deleted, %d unchanged, %d quarantined",

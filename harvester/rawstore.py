@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS harvest_state (
     source TEXT PRIMARY KEY,
     last_success_response_date TEXT,  -- the server's responseDate when the last full listing began
     last_success_at TEXT,             -- local time it ended
-    checkpoint TEXT                   -- JSON: the listing in progress (token, params, counts)
+    checkpoint TEXT,                  -- JSON: the listing in progress (token, params, counts)
+    warning TEXT,                     -- deletions the mass-deletion guard refused, until a listing applies them
+    warning_at TEXT
 );
 CREATE TABLE IF NOT EXISTS harvest_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS harvest_runs (
     unchanged INTEGER NOT NULL DEFAULT 0,
     quarantined INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    note TEXT                                 -- what a person should know although the run went on
+    note TEXT,                                -- what a person should know although the run went on
+    warning TEXT                              -- what went wrong although the run went on (refused deletions)
 );
 CREATE TABLE IF NOT EXISTS source_files (
     source TEXT NOT NULL,
@@ -75,7 +78,15 @@ CREATE TABLE IF NOT EXISTS quarantine (
     identifier TEXT,                 -- when the bad item is a single record
     reason TEXT NOT NULL,
     body BLOB,                       -- what was received, unchanged
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,        -- when first quarantined
+    content_hash TEXT                -- of the body (of the reason when there is none): one entry per bad item
+);
+CREATE TABLE IF NOT EXISTS derived_ids (
+    source TEXT NOT NULL,
+    identifier TEXT NOT NULL,        -- "derived:...": the record had no id, or shared it with other records
+    shared TEXT,                     -- the id several different records of one export carried; NULL: none
+    origin TEXT,                     -- where it was read, e.g. "export.mrc, record 12"
+    PRIMARY KEY (source, identifier)
 );
 """
 
@@ -86,6 +97,11 @@ def utc_now() -> str:
 
 def content_hash(body: bytes | None, deleted: bool) -> str:
     return "deleted" if deleted else hashlib.sha256(body or b"").hexdigest()
+
+
+def _quarantine_hash(reason: str, body: bytes | None) -> str:
+    """What makes two quarantined items the same: their bytes, or without bytes, the reason."""
+    return hashlib.sha256(body if body else b"no body: " + reason.encode("utf-8", "replace")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,8 @@ class HarvestResult:
     pages: int = 0  # OAI pages, Z39.50 present requests, or files
     counts: Counts = field(default_factory=Counts)
     error: str | None = None
-    note: str | None = None  # e.g. deletions refused by the mass-deletion guard
+    note: str | None = None  # what a person should know, e.g. a file still being written
+    warning: str | None = None  # e.g. deletions refused by the mass-deletion guard
     run_id: int | None = None
 
 
@@ -137,9 +154,26 @@ class RawStore(SQLiteFile):
 
     def __init__(self, path: Path | str):
         super().__init__(path, SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(harvest_runs)")}
-        if "note" not in columns:  # stores made before run notes existed
-            self.db.execute("ALTER TABLE harvest_runs ADD COLUMN note TEXT")
+        # stores made by older versions get the columns added since
+        for table, column in (("harvest_runs", "note"), ("harvest_runs", "warning"), ("harvest_state", "warning"),
+                              ("harvest_state", "warning_at")):
+            if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        if "content_hash" not in {row[1] for row in self.db.execute("PRAGMA table_info(quarantine)")}:
+            self._key_quarantine()
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS quarantine_item ON quarantine(source, content_hash)")
+
+    def _key_quarantine(self) -> None:
+        """Older stores added a quarantine row at every reading of the same bad item: keep the first of each."""
+        with self.transaction():
+            if "content_hash" in {row[1] for row in self.db.execute("PRAGMA table_info(quarantine)")}:
+                return  # another process did it first
+            self.db.execute("ALTER TABLE quarantine ADD COLUMN content_hash TEXT")
+            rows = self.db.execute("SELECT id, reason, body FROM quarantine").fetchall()
+            self.db.executemany("UPDATE quarantine SET content_hash = ? WHERE id = ?",
+                                ((_quarantine_hash(reason, body), row_id) for row_id, reason, body in rows))
+            self.db.execute("DELETE FROM quarantine WHERE id NOT IN"
+                            " (SELECT min(id) FROM quarantine GROUP BY source, content_hash)")
 
     # -- records ---------------------------------------------------------------------------
     def store_page(self, source: str, items: list[dict], checkpoint: dict | None,
@@ -158,6 +192,11 @@ class RawStore(SQLiteFile):
                 deleted = bool(item.get("deleted"))
                 body = None if deleted else item["body"]
                 digest = content_hash(body, deleted)
+                if item.get("derived") is not None:
+                    self.db.execute(
+                        "INSERT INTO derived_ids (source, identifier, shared, origin) VALUES (?,?,?,?)"
+                        " ON CONFLICT(source, identifier) DO UPDATE SET shared=excluded.shared, origin=excluded.origin",
+                        (source, item["identifier"], item["derived"].get("shared"), item["derived"].get("origin")))
                 row = self.db.execute("SELECT content_hash, deleted FROM raw_records WHERE id = ?",
                                       (record_id,)).fetchone()
                 if row is not None and row[0] == digest:
@@ -232,8 +271,19 @@ class RawStore(SQLiteFile):
             self._quarantine(source, identifier, reason, body)
 
     def _quarantine(self, source, identifier, reason, body) -> None:
-        self.db.execute("INSERT INTO quarantine (source, identifier, reason, body, created_at) VALUES (?,?,?,?,?)",
-                        (source, identifier, reason, body, utc_now()))
+        """One entry per bad item and source: reading the same file again updates it instead of adding one."""
+        self.db.execute(
+            "INSERT INTO quarantine (source, identifier, reason, body, created_at, content_hash) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(source, content_hash) DO UPDATE SET identifier=excluded.identifier, reason=excluded.reason",
+            (source, identifier, reason, body, utc_now(), _quarantine_hash(reason, body)))
+
+    def derived_ids(self, source: str) -> list[dict]:
+        """Live records whose id was derived (none of their own, or one shared by several records)."""
+        rows = self.db.execute(
+            "SELECT d.identifier, d.shared, d.origin FROM derived_ids d JOIN raw_records r"
+            " ON r.id = d.source || ':' || d.identifier WHERE d.source = ? AND r.deleted = 0 ORDER BY d.rowid",
+            (source,)).fetchall()
+        return [dict(zip(("identifier", "shared", "origin"), row)) for row in rows]
 
     def quarantined(self, source: str | None = None) -> list[dict]:
         sql = "SELECT id, source, identifier, reason, length(body), created_at FROM quarantine"
@@ -271,13 +321,14 @@ class RawStore(SQLiteFile):
                                    (source, utc_now(), mode)).lastrowid
 
     def update_run(self, run_id: int, counts: Counts, pages: int, outcome: str = "running",
-                   error: str | None = None, note: str | None = None) -> None:
+                   error: str | None = None, note: str | None = None, warning: str | None = None) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE harvest_runs SET pages=?, added=?, updated=?, deleted=?, unchanged=?, quarantined=?,"
-                " outcome=?, error=?, note=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
+                " outcome=?, error=?, note=?, warning=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END"
+                " WHERE id=?",
                 (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
-                 outcome, error, note, outcome, utc_now(), run_id))
+                 outcome, error, note, warning, outcome, utc_now(), run_id))
 
     def last_success(self, source: str) -> str | None:
         """When the last harvest of this source that went well ended (any protocol)."""
@@ -289,9 +340,15 @@ class RawStore(SQLiteFile):
                               " ('failed', 'interrupted') ORDER BY id DESC LIMIT 1", (source,)).fetchone()
         return {"at": row[0], "error": row[1]} if row else None
 
+    def warning(self, source: str) -> dict | None:
+        """Deletions the mass-deletion guard refused and no later listing applied: {at, message}, or None."""
+        row = self.db.execute("SELECT warning_at, warning FROM harvest_state WHERE source = ? AND warning IS NOT NULL",
+                              (source,)).fetchone()
+        return {"at": row[0], "message": row[1]} if row else None
+
     def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
         cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
-                "deleted", "unchanged", "quarantined", "error", "note")
+                "deleted", "unchanged", "quarantined", "error", "note", "warning")
         sql = f"SELECT {', '.join(cols)} FROM harvest_runs"
         rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id DESC LIMIT ?",
                                ((source,) if source else ()) + (limit,)).fetchall()
@@ -307,17 +364,21 @@ class RawStore(SQLiteFile):
 
         Refuses (and says why) when that would delete more than ``max_delete_ratio`` of the
         library's records at once, unless ``force``: a server that suddenly answers with few
-        or no records is far more often broken than emptied.
+        or no records is far more often broken than emptied. The refusal stays as the source's
+        ``warning`` until a later listing applies the deletions or no longer needs them.
         """
         live = self.live_identifiers(source)
         missing = sorted(live - present)
-        if not missing:
-            return 0, None
-        if not force and len(missing) > max_delete_ratio * len(live):
-            return 0, (f"{len(missing)} of {len(live)} records ({len(missing) / len(live):.0%}) are no longer at "
+        if missing and not force and len(missing) > max_delete_ratio * len(live):
+            refusal = (f"{len(missing)} of {len(live)} records ({len(missing) / len(live):.0%}) are no longer at "
                        f"the source; deleting more than {max_delete_ratio:.0%} at once is refused. If the library "
-                       f"really removed them, run `unioncat harvest {source} --force`.")
+                       f"really removed them, run `unioncat harvest {source} --full --force`.")
+            with self.transaction():
+                self._set_state(source, warning=refusal, warning_at=utc_now())
+            return 0, refusal
         counts = self.store_page(source, [{"identifier": i, "format": "", "deleted": True} for i in missing], None)
+        with self.transaction():
+            self.db.execute("UPDATE harvest_state SET warning = NULL, warning_at = NULL WHERE source = ?", (source,))
         return counts.deleted, None
 
     def file_processed(self, source: str, name: str, content_hash: str) -> bool:
@@ -330,6 +391,12 @@ class RawStore(SQLiteFile):
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM source_files WHERE source = ? ORDER BY processed_at, name",
                                (source,))
         return [dict(zip(cols, r)) for r in rows]
+
+    def forget_file(self, source: str, name: str) -> None:
+        """An export drop that is no longer there: its records count for nothing any more."""
+        with self.transaction():
+            self.db.execute("DELETE FROM file_records WHERE source = ? AND name = ?", (source, name))
+            self.db.execute("DELETE FROM source_files WHERE source = ? AND name = ?", (source, name))
 
     def file_identifiers(self, source: str, name: str) -> set[str]:
         """The identifiers the last processed version of an export drop held."""

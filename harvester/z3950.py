@@ -7,6 +7,8 @@ store as received (ISO2709 or MARCXML bytes, no decoding here: the normalizer do
 Z39.50 has no tombstones and no server clock:
 - deletions are found by comparing identifier sets, only after a *complete* full harvest, and
   through the raw store's mass-deletion guard;
+- a record's id is its id_field (001, or 999$c for Koha's biblionumber), else 001, else derived
+  from its content; a different record carrying an id already seen in the run gets a derived one;
 - an incremental harvest asks for bib-1 1012 (Date/time-last-modified, from 005) >= the *start*
   time of the last successful harvest in UTC, minus a safety margin. Koha writes 005 in the
   server's local time; in Vietnam (UTC+7) comparing it with a UTC time only fetches a few hours
@@ -21,8 +23,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from config import Library, Settings
-from harvester.marcbytes import MarcBytesError, iso2709_identifier, marcxml_records, split_iso2709
-from harvester.rawstore import HarvestError, HarvestResult, RawStore
+from harvester.marcbytes import (MarcBytesError, RecordIds, iso2709_identifier, iso2709_problem, marcxml_problem,
+                                 marcxml_records, split_iso2709)
+from harvester.rawstore import HarvestError, HarvestResult, RawStore, content_hash
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -178,6 +181,13 @@ class Z3950Harvester:
         self.sru = opts.get("transport", "z3950") == "sru"
         self.format = "marcxml" if self.xml or self.sru else "iso2709"  # SRU always carries XML
         self.conn: ZoomConnection | None = None
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """Ids are given per result set: a record without one, or with one an earlier different record of
+        the same result set had, gets an id derived from its content (marcbytes.RecordIds)."""
+        self.ids = RecordIds()
+        self.hashes: dict[str, str] = {}  # id -> content hash of the record that took it first
 
     # -- connection, with retries --------------------------------------------------------------
     def _connection_options(self) -> dict[str, str]:
@@ -185,7 +195,8 @@ class Z3950Harvester:
         options = {"databaseName": opts["database"], "timeout": str(max(1, round(library.timeout_s))),
                    "user": opts.get("user"), "password": opts.get("password"),
                    "elementSetName": opts.get("element_set", "F"),
-                   "preferredRecordSyntax": "xml" if self.format == "marcxml" else "usmarc"}
+                   "preferredRecordSyntax": "xml" if self.format == "marcxml" else
+                   "unimarc" if opts.get("syntax") == "unimarc" else "usmarc"}
         if self.sru:
             options.update(sru="get", sru_version="1.2")
         return options
@@ -268,7 +279,8 @@ class Z3950Harvester:
             log.exception("%s: harvest failed unexpectedly", library.id)
         finally:
             self._disconnect()
-            store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note)
+            store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note,
+                             result.warning)
         if result.outcome == "ok":
             c = result.counts
             log.info("%s: harvest done: %d present requests, %d added, %d updated, %d deleted, %d unchanged, "
@@ -282,6 +294,7 @@ class Z3950Harvester:
         cql = self.sru and not query.lstrip().startswith("@")
         total = self._with_retries("search", lambda c: c.search(query, cql))
         log.info("%s: %s records match", library.id, f"{total:,}")
+        self._new_run()
         seen: set[str] = set()
         complete = True
         position = 0
@@ -315,6 +328,7 @@ class Z3950Harvester:
         cql = self.sru and not query.lstrip().startswith("@")
         try:
             total = self._with_retries("search", lambda c: c.search(query, cql))
+            self._new_run()
             found: set[str] = set()
             for position in range(0, total, self.batch_size):
                 count = min(self.batch_size, total - position)
@@ -338,21 +352,29 @@ class Z3950Harvester:
                     if len(found) != 1:
                         raise MarcBytesError(f"expected one MARCXML record, found {len(found)}")
                     body, identifier = found[0]
+                    problem = marcxml_problem(body) if identifier is None else None
+                    if problem:
+                        raise MarcBytesError(problem)
                 else:
                     records = list(split_iso2709(data))
                     if len(records) != 1:
                         raise MarcBytesError(f"expected one ISO2709 record, found {len(records)}")
+                    problem = iso2709_problem(records[0])
+                    if problem:
+                        raise MarcBytesError(problem)
                     body, identifier = records[0], iso2709_identifier(records[0], self.id_field)
             except MarcBytesError as exc:
                 bad.append({"identifier": None, "body": data,
                             "reason": f"result set position {index}: broken record: {exc}"})
                 continue
-            if not identifier:
-                bad.append({"identifier": None, "body": data,
-                            "reason": f"result set position {index}: record without {self.id_field} identifier"})
-                continue
+            digest = content_hash(body, False)
+            if identifier is not None and self.hashes.setdefault(identifier, digest) != digest:
+                self.ids.shared.add(identifier)  # an earlier, different record of this result set has it
+            identifier, derived = self.ids(body, self.format, identifier)
+            if derived is not None:
+                derived["origin"] = f"result set position {index}"
             items.append({"identifier": identifier, "format": self.format, "datestamp": None, "deleted": False,
-                          "sets": [], "body": body})
+                          "sets": [], "body": body, "derived": derived})
         return items, bad
 
     def _reconcile(self, seen: set[str], force: bool, result: HarvestResult) -> None:
@@ -362,7 +384,7 @@ class Z3950Harvester:
         deleted, refusal = self.store.reconcile(self.library.id, seen, ratio, force)
         result.counts.deleted += deleted
         if refusal:
-            result.note = refusal
+            result.note = result.warning = refusal
             log.warning("%s: %s", self.library.id, refusal)
         elif deleted:
             log.info("%s: %d records no longer at the source were marked deleted", self.library.id, deleted)

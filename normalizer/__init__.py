@@ -14,13 +14,14 @@ from .ids import isbn10_to_13, isbn13_to_10, normalize_isbn, normalize_issn, val
 from .marc import MarcRecord, from_pymarc, iter_iso2709, iter_marcxml
 from .names import corporate_key, person_key, publisher_key
 from .records import CanonicalRecord, RejectedRecord, SourceContext
+from .unimarc import FLAVOURS, canonical_from_any, canonical_from_unimarc, detect_flavour
 
 FORMATS = ("marcxml", "iso2709", "oai_dc")
 
 __all__ = ["normalize", "iter_marcxml", "iter_iso2709", "canonical_from_marc", "canonical_from_dc",
            "MarcRecord", "from_pymarc", "normalize_isbn", "normalize_issn", "isbn10_to_13", "isbn13_to_10",
            "valid_isbn10", "valid_isbn13", "person_key", "corporate_key", "publisher_key", "parse_year", "best_year",
-           "repair_text", "FORMATS"]
+           "repair_text", "FORMATS", "FLAVOURS", "canonical_from_unimarc", "detect_flavour"]
 
 
 def normalize(body: bytes, fmt: str, ctx: SourceContext) -> CanonicalRecord:
@@ -46,7 +47,7 @@ def normalize(body: bytes, fmt: str, ctx: SourceContext) -> CanonicalRecord:
     if isinstance(first, RejectedRecord):
         raise first
     extra = sum(1 for _ in records)
-    rec = canonical_from_marc(first, ctx, fmt)
+    rec = canonical_from_any(first, ctx, fmt)  # MARC21 or UNIMARC: ctx.marc_flavour
     if extra:
         rec.notes.append(f"the payload held {extra + 1} records; only the first was used")
     return rec

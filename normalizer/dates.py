@@ -11,11 +11,14 @@ EXACT, INFERRED, DECADE, CENTURY, NONE = "exact", "inferred", "decade", "century
 CONFIDENCES = (EXACT, INFERRED, DECADE, CENTURY, NONE)  # best first
 _RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 
-_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
-_DECADE = re.compile(r"(?<!\d)(1\d\d|20\d)[-?ux]")  # 199? 201-? 199- 199u
-_CENTURY = re.compile(r"(?<!\d)(1\d|20)(?:--|\?\?|uu|xx)")  # 19-- 19?? 19uu
+# Digits are [0-9], not \d: \d also takes Arabic-Indic, Devanagari... digits (and str.isdigit() takes
+# "²", which int() refuses), and a year written so is not something we can trust.
+_YEAR = re.compile(r"(?<![0-9])(1[0-9]{3}|20[0-9]{2})(?![0-9])")
+_DECADE = re.compile(r"(?<![0-9])(1[0-9][0-9]|20[0-9])[-?ux]")  # 199? 201-? 199- 199u
+_CENTURY = re.compile(r"(?<![0-9])(1[0-9]|20)(?:--|\?\?|uu|xx)")  # 19-- 19?? 19uu
 # "những năm 1990", "thập niên 1990", "1990s": a decade named by its first year.
-_DECADE_WORDS = re.compile(r"(?:những năm|thập niên|thập kỷ|the)\s+(1\d\d0|20\d0)(?!\d)|(?<!\d)(1\d\d0|20\d0)s\b",
+_DECADE_WORDS = re.compile(r"(?:những năm|thập niên|thập kỷ|the)\s+(1[0-9][0-9]0|20[0-9]0)(?![0-9])"
+                           r"|(?<![0-9])(1[0-9][0-9]0|20[0-9]0)s\b",
                            re.IGNORECASE)
 # Supplied or doubtful: "[2019]", "2019?", "ca. 2019", "khoảng 2019", "circa 2019", "approximately".
 _DOUBT = re.compile(r"[\[?]|\bca\.|\bcirca\b|\bapprox|khoảng|\bước\b", re.IGNORECASE)
@@ -44,22 +47,27 @@ def parse_year(text: str | None) -> tuple[int | None, str]:
     return None, NONE
 
 
+def _digits(text: str) -> bool:
+    """Only ASCII digits: ``"199²".isdigit()`` is True but ``int("199²")`` raises."""
+    return text.isascii() and text.isdigit()
+
+
 def from_008(f008: str | None) -> tuple[int | None, str]:
     """008/07-10 (Date 1): "2019" exact ("inferred" when 008/06 is q, questionable), "199u" decade,
     "19uu" century, blanks or "uuuu" none."""
     if not f008 or len(f008) < 11:
         return None, NONE
     date1 = f008[7:11]
-    if date1.isdigit():
+    if _digits(date1):
         year = int(date1)
         if 1000 <= year <= 2100:
             return year, INFERRED if f008[6:7] == "q" else EXACT
         return None, NONE
-    if date1[:3].isdigit() and date1[3] in "u|-?x":
+    if _digits(date1[:3]) and date1[3] in "u|-?x" and 100 <= int(date1[:3]) <= 210:
         return int(date1[:3]) * 10, DECADE
-    if date1[:2].isdigit() and date1[2:] in ("uu", "--", "??", "xx", "||"):
+    if _digits(date1[:2]) and date1[2:] in ("uu", "--", "??", "xx", "||") and 10 <= int(date1[:2]) <= 21:
         return int(date1[:2]) * 100, CENTURY
-    return None, NONE
+    return None, NONE  # blanks, "uuuu", or a year no book has ("000u")
 
 
 def best_year(f008: str | None, texts) -> tuple[int | None, str]:

@@ -10,11 +10,15 @@ from .encodings import needs_look, repair_entry, repair_values
 from .extract import pages_from_extent, trim
 from .ids import normalize_isbn, normalize_issn
 from .records import UNKNOWN, Author, CanonicalRecord, Holding, RejectedRecord, SourceContext
-from .text import fold, nfc
+from .names import is_corporate_name
+from .text import fold
 
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
+DCTERMS = "http://purl.org/dc/terms/"
 _DC = "{%s}" % DC
+_DCTERMS = "{%s}" % DCTERMS
+_OAI_DC_TAG = "{%s}dc" % OAI_DC
 
 # Folded dc:language values -> ISO 639-2/B (the MARC codes): ISO 639-1, 639-2/T, English and
 # Vietnamese names ("Tiếng Việt", "tiếng Anh", "Việt").
@@ -58,43 +62,94 @@ def _parse(body: bytes):
         raise RejectedRecord(f"not well-formed XML: {exc}") from None
 
 
+# The fifteen Dublin Core elements; DC terms that refine one of them ("issued" is a date).
+_ELEMENTS = frozenset("""title creator subject description publisher contributor date type format identifier
+    source language relation coverage rights""".split())
+_TERMS = {"issued": "date", "created": "date", "dateCopyrighted": "date", "extent": "extent", "medium": "format",
+          "alternative": "alternative", "abstract": "description", "tableOfContents": "description"}
+_TERMS.update({name: name for name in _ELEMENTS})
+
+
+def _local(el) -> str:
+    return etree.QName(el).localname
+
+
+def _container(root):
+    """The element holding the Dublin Core elements: <oai_dc:dc> as the standard says, else any
+    <dc> (default namespace, no namespace, the OAI namespace inherited), else the parent of the
+    first element in a DC namespace (a payload without wrapper)."""
+    if root.tag == _OAI_DC_TAG:
+        return root
+    found = next(root.iter(_OAI_DC_TAG), None)
+    if found is None:
+        found = next((el for el in root.iter() if isinstance(el.tag, str) and _local(el) == "dc"), None)
+    if found is None:
+        found = next((el.getparent() for el in root.iter()
+                      if isinstance(el.tag, str) and etree.QName(el).namespace in (DC, DCTERMS)), None)
+    if found is None and etree.QName(root).namespace in (DC, DCTERMS):  # one element alone: <dc:title>
+        found = etree.Element("dc")
+        found.append(root)
+    return found
+
+
+def _elements(dc):
+    """(element name, element) of every Dublin Core element: by namespace URI (DC elements, then
+    DC terms mapped onto the element they refine), or by local name when the payload puts its
+    elements in no namespace or one of its own (``<dc><title>``). Tags compared as strings: fast."""
+    found, terms, others = [], [], []
+    for el in dc:
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag.startswith(_DC):
+            found.append((tag[len(_DC):], el))
+        elif tag.startswith(_DCTERMS):
+            terms.append((_TERMS.get(tag[len(_DCTERMS):]), el))
+        else:
+            others.append((tag.rsplit("}", 1)[-1].lower(), el))
+    if found or terms:
+        return found + [(name, el) for name, el in terms if name]
+    return [(name, el) for name, el in others if name in _ELEMENTS or name == "extent"]
+
+
 def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
-    """One <oai_dc:dc> element (bare or inside an OAI-PMH <record>/<metadata>) -> CanonicalRecord."""
+    """One Dublin Core record (<oai_dc:dc>, or an unprefixed <dc>, bare or inside an OAI-PMH
+    <record>/<metadata>) -> CanonicalRecord."""
     root = _parse(body)
-    dc = root if root.tag == "{%s}dc" % OAI_DC else next(root.iter("{%s}dc" % OAI_DC), None)
+    dc = _container(root)
     if dc is None:
-        raise RejectedRecord(f"no oai_dc:dc element (the document's root is <{etree.QName(root).localname}>)")
+        raise RejectedRecord(f"no oai_dc:dc element, nor a <dc> or any element in the Dublin Core namespace "
+                             f"(the document's root is <{_local(root)}>)")
+    elements = _elements(dc)
     values: dict[str, list[str]] = {}
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format="oai_dc")
     notes = rec.notes
-    for el in dc:
-        if isinstance(el.tag, str) and el.tag.startswith(_DC):
-            name = el.tag[len(_DC):]
-            text = "".join(el.itertext())
-            if needs_look(text):  # mojibake or legacy 8-bit text read as Latin-1 (see encodings)
-                repaired, encoding = repair_values([text])
-                if repaired:
-                    rec.repairs.append(repair_entry("dc:" + name, encoding, [text], repaired))
-                    text = repaired[0]
-            text = nfc(text)
-            if text:
-                values.setdefault(name, []).append(text)
+    for name, el in elements:
+        text = "".join(el.itertext())
+        if needs_look(text):  # mojibake or legacy 8-bit text read as Latin-1 (see encodings)
+            repaired, encoding = repair_values([text])
+            if repaired:
+                rec.repairs.append(repair_entry("dc:" + name, encoding, [text], repaired))
+                text = repaired[0]
+        text = trim(text)  # NFC, one leftover level of entities decoded, ISBD punctuation: once per value
+        if text:
+            values.setdefault(name, []).append(text)
     notes += [f"repaired {r['field']} from {r['from']}: {r['after']!r}" for r in rec.repairs]
     titles = values.get("title", [])
-    rec.title = rec.title_sort = trim(titles[0]) if titles else ""
+    rec.title = rec.title_sort = titles[0] if titles else ""
     if not rec.title:
         notes.append("no dc:title")
+    kinds = ctx.dc_creators
     for tag in ("creator", "contributor"):
         for name in values.get(tag, []):
-            name = trim(name)
-            if name and all(a.name != name for a in rec.authors):
-                rec.authors.append(Author(name=name, kind="person"))
+            if all(a.name != name for a in rec.authors):
+                corporate = kinds == "corporate" or (kinds != "person" and is_corporate_name(name))
+                rec.authors.append(Author(name=name, kind="corporate" if corporate else "person"))
     for subject in values.get("subject", []):
-        subject = trim(subject)
-        if subject and subject not in rec.subjects:
+        if subject not in rec.subjects:
             rec.subjects.append(subject)
     publishers = values.get("publisher", [])
-    rec.publisher = trim(publishers[0]) if publishers else None
+    rec.publisher = publishers[0] if publishers else None
     dates = values.get("date", [])
     rec.date_text = dates[0] if dates else None
     for d in dates:
@@ -124,7 +179,7 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
     for fmt in values.get("format", []) + values.get("extent", []):
         pages = pages_from_extent(fmt)
         if pages:
-            rec.extent, rec.pages = trim(fmt), pages
+            rec.extent, rec.pages = fmt, pages
             break
     rec.holdings.append(Holding(library=ctx.library, status=UNKNOWN))
     return rec

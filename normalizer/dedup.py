@@ -67,7 +67,8 @@ TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the oth
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 # Raised whenever blocking_keys() or compare() would decide differently on the same records: a
 # catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 2  # 2: series read; a minimal record's main author agrees; Western names keyed by part
+MATCHER_REVISION = 3  # 2: series read; a minimal record's main author agrees; Western names keyed by part
+# 3: corporate bodies keyed as bodies (UBND = Ủy ban nhân dân) and compared with bodies (issue 17)
 
 
 # Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
@@ -196,14 +197,14 @@ _SUBTITLE_SPLIT = re.compile(r"\s+[:=/]\s*|\s*:\s+|\s+[-–—]\s+|\s*[-–—]{
 _ARTICLE = re.compile(r"^(?:the|an|a)\s+")
 _VOLUME = re.compile(r"\b(?:tập|t\.|quyển|q\.|phần|cuốn|vol\.?|volume|part|pt\.|book|tome|bd\.|band|no\.)"
                      r"\s*([0-9]+|[ivxlc]+)\b")
-_NUMBER = re.compile(r"\d+")
+_NUMBER = re.compile(r"[0-9]+")  # not \d (any script's digits); int() is not needed (4,300-digit limit)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
           "xi": 11, "xii": 12, "xiii": 13, "xiv": 14, "xv": 15, "xx": 20}
 
 
 def _title_numbers(raw: str) -> tuple[str, ...]:
     """Digits in a title plus roman volume numbers ("Tập II" -> 2): "Toán 10" is not "Toán 11"."""
-    nums = [str(int(n)) for n in _NUMBER.findall(raw)]
+    nums = [n.lstrip("0") or "0" for n in _NUMBER.findall(raw)]
     for m in _VOLUME.finditer(raw):
         roman = _ROMAN.get(m.group(1))
         if roman:
@@ -316,7 +317,7 @@ def _series(a: Prepared, b: Prepared) -> tuple[str, str]:
 _EDITION_WORDS = {"một": 1, "nhất": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6,
                   "bảy": 7, "tám": 8, "chín": 9, "mười": 10, "first": 1, "second": 2, "third": 3,
                   "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
-_EDITION_NUM = re.compile(r"(\d+)\s*(?:st|nd|rd|th|e|er|ème)?\b")
+_EDITION_NUM = re.compile(r"([0-9]{1,9})\s*(?:st|nd|rd|th|e|er|ème)?\b")
 
 
 def _edition_number(edition: str | None) -> int | None:
@@ -369,7 +370,8 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
     if isinstance(record, Prepared):
         return record
     title, bare, main, numbers = _title_forms(record.title or record.title_sort or "", "vie" in record.languages)
-    keyed = [(a.kind != "person", _names_key(a.name), a.name) for a in record.authors]
+    keyed = [(a.kind != "person", _names_key(a.name) if a.kind == "person" else _body_key(a.name), a.name)
+             for a in record.authors]
     keyed = sorted((k for k in keyed if k[1]), key=lambda k: k[0])  # stable: persons first
     n_people = sum(1 for k in keyed if not k[0])
     sysnums = set()
@@ -401,6 +403,27 @@ def _title_forms(raw: str, vietnamese: bool) -> tuple[str, str, str, tuple[str, 
 @lru_cache(maxsize=1 << 16)
 def _names_key(name: str) -> tuple[str, ...]:
     return _person_tokens(name)
+
+
+# Abbreviations in Vietnamese corporate names, spelt out: "UBND tỉnh Lào Cai" = "Ủy ban nhân dân tỉnh
+# Lào Cai", "Sở GD&ĐT" = "Sở Giáo dục và Đào tạo". "và" / "&" are left out of body keys.
+_BODY_ABBREVIATIONS = {"ubnd": "ủy ban nhân dân", "hđnd": "hội đồng nhân dân", "ubmttq": "ủy ban mặt trận tổ quốc",
+                       "mttq": "mặt trận tổ quốc", "nxb": "nhà xuất bản", "đhqg": "đại học quốc gia",
+                       "bch": "ban chấp hành", "tw": "trung ương", "thpt": "trung học phổ thông",
+                       "thcs": "trung học cơ sở", "cty": "công ty", "htx": "hợp tác xã", "tand": "tòa án nhân dân",
+                       "vks": "viện kiểm sát", "tp": "thành phố", "gdđt": "giáo dục đào tạo"}
+_BODY_AMPERSANDS = re.compile(r"\bgd\s*(?:&|và)\s*đt\b")
+
+
+@lru_cache(maxsize=1 << 14)
+def _body_key(name: str) -> tuple[str, ...]:
+    """A corporate body's words in compared form, abbreviations spelt out; nothing dropped but "và"
+    (a body's name may hold any word: "Hồ Chí Minh", "Biên phòng")."""
+    text = _BODY_AMPERSANDS.sub("gdđt", tone_normalize(exact(_PARENS.sub(" ", name))))
+    words = []
+    for word in _strip_punct(text.replace(".", " ")).split():
+        words.extend(_BODY_ABBREVIATIONS.get(word, word).split())
+    return tuple(w for w in words if w not in ("và", "and"))
 
 
 Recordish = Union[CanonicalRecord, Prepared]
@@ -676,13 +699,35 @@ def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return full > 0 and not left
 
 
+def _same_body(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two corporate bodies agree: the same words in any order ("Lào Cai (tỉnh). Tỉnh ủy" ~ "Tỉnh ủy
+    Lào Cai"), or one's words, two or more, found in a row in the other ("Bộ Y tế" ~ "Việt Nam. Bộ Y
+    tế"); compared without marks when one has none ("Uy ban nhan dan"). Not order-free like people:
+    "Tỉnh ủy Lào Cai" is not "Ủy ban nhân dân tỉnh Lào Cai"."""
+    if not a or not b:
+        return False
+    if all(w.isascii() for w in a) or all(w.isascii() for w in b):
+        a, b = tuple(_fold_word(w) for w in a), tuple(_fold_word(w) for w in b)
+    if sorted(a) == sorted(b):
+        return any(len(w) > 1 for w in a)
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    n = len(short)
+    return n >= 2 and any(long_[k:k + n] == short for k in range(len(long_) - n + 1))
+
+
 def _authors(a: Prepared, b: Prepared) -> tuple[str, int, str]:
     """(level, people matched, reason); level: none | one side | agree | partial | conflict."""
     la, lb = a.authors, b.authors
+    names_a, names_b = a.author_names, b.author_names
+    same = _same_person
     if a.persons and b.persons:  # people with people: a corporate body is not a contradiction
         la, lb = la[:a.persons], lb[:b.persons]
-    elif bool(a.persons) != bool(b.persons) and la and lb:
-        return "one side", 0, "persons named in one record, only a corporate body in the other"
+    elif la and lb:  # bodies with bodies: Dublin Core's "Tỉnh ủy Lào Cai" is MARC's 110
+        la, lb, same = la[a.persons:], lb[b.persons:], _same_body
+        names_a, names_b = names_a[a.persons:], names_b[b.persons:]
+        if a.persons or b.persons:  # one record also names people: only an agreeing body says something
+            if not (la and lb and any(_same_body(x, y) for x in la for y in lb)):
+                return "one side", 0, "persons named in one record, only a corporate body in the other"
     if not la and not lb:
         return "none", 0, ""
     if not la or not lb:
@@ -691,11 +736,12 @@ def _authors(a: Prepared, b: Prepared) -> tuple[str, int, str]:
     matched = []
     for i, x in enumerate(la):
         for k in free:
-            if _same_person(x, lb[k]):
+            if same(x, lb[k]):
                 free.remove(k)
                 matched.append((i, k))
                 break
-    names_a, names_b = a.author_names, b.author_names
+    if not matched and same is _same_body:  # weak: one catalogue names the issuing body, the other a sponsor
+        return "one side", 0, f"corporate bodies differ: {list(names_a[:3])} vs {list(names_b[:3])}"
     if not matched:
         return "conflict", 0, f"authors differ: {list(names_a[:3])} vs {list(names_b[:3])}"
     first = matched[0]

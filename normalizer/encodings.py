@@ -1,4 +1,4 @@
-"""Per-field detection and repair of Vietnamese text that arrived in the wrong encoding.
+"""Detection and repair of Vietnamese text that arrived in the wrong encoding, field by field and per record.
 
 Old Vietnamese catalogues were typed in TCVN3 (ABC, .VnTime fonts), VNI-Windows or CP1258, and many
 exports pass those bytes on as if they were Latin-1/Windows-1252 (``T«i ®i häc``); newer ones turn
@@ -12,6 +12,9 @@ the vowel that carries it, no mixed case inside a word). A field is repaired onl
   is at least ``CANDIDATE_MIN`` (0.8) plausible, ``MARGIN`` (0.3) more than the original, and holds
   two valid words or one of three letters or more ("µm" -> "àm", "Kª" -> "Kê" are not enough),
   and two valid words when the text received could be correct Latin-1 text (only letters: "Lü").
+
+The legacy encoding is decided per record (``decide_record``): a record's fields share one, so a
+short field too weak to prove anything alone ("Lª") follows what its long fields show.
 
 So valid Vietnamese (NFC or NFD) is never touched, and non-Vietnamese text (Finnish, French, Cyrillic
 read as Latin-1...) is left as it was, because no candidate reads as Vietnamese either. NFD -> NFC is
@@ -207,61 +210,170 @@ def _share(counts: tuple[int, int, int, int]) -> float:
     return good / (good + bad) if good + bad else 0.0
 
 
-def decide(original: list[str], raw: list[bytes], utf8_name: str = MOJIBAKE) -> tuple[list[str] | None, str | None]:
-    """Pick the decoding of a field's subfield bytes ``raw``, given the ``original`` text read from them.
+def _nfc_join(values: list[str]) -> str:
+    return unicodedata.normalize("NFC", " ".join(values))
 
-    Returns ``(new values, encoding name)``, or ``(None, None)`` to keep the original.
+
+def _passes(counts, p0: float, latin: bool) -> bool:
+    """The test one reading must pass to replace text that is ``p0`` plausible (see the module doc)."""
+    return _evidence(counts, 2 if latin else 1) and _share(counts) >= p0 + MARGIN
+
+
+class _Field:
+    """One field's readings, for the record-level decision."""
+
+    __slots__ = ("original", "counts", "cautious", "readings", "own", "protected")
+
+    def __init__(self, original: list[str], counts, raw: list[bytes], protected: bool):
+        self.original = original
+        self.counts = counts
+        # Text that may be right as it is (Latin-1 letters only, or valid MARC-8) is re-read on its own
+        # evidence only with two valid Vietnamese words ("Lü" is not TCVN3 "Lỹ", MARC-8 "thī" not "thồi").
+        self.cautious = protected or all(ch in _LATIN_LETTERS for v in original for ch in v if ch > "\x7f")
+        self.protected = protected
+        self.readings = {}  # encoding name -> (values, counts); the original when a decoder gives it back
+        for name, decoder in _DECODERS:
+            values = [decoder(b) for b in raw]
+            if None not in values:
+                values = [unicodedata.normalize("NFC", v) for v in values]
+                self.readings[name] = (values, self.counts if values == original else _counts(" ".join(values)))
+        self.own = self.best(_share(self.counts), self.cautious)
+
+    def best(self, p0: float, latin: bool) -> str | None:
+        """The legacy encoding this field alone reads best in, if it passes; a tie (short fields: VNI
+        "Vuõ" is also CP1258 "Vuơ") goes to the commoner in Vietnamese libraries: TCVN3, VNI, CP1258."""
+        if p0 >= ORIGINAL_MAX:
+            return None
+        found, key = None, None
+        for rank, (name, _) in enumerate(_DECODERS):
+            reading = self.readings.get(name)
+            if reading and reading[0] != self.original and _passes(reading[1], p0, latin):
+                if key is None or (_share(reading[1]), -rank) > key:
+                    found, key = name, (_share(reading[1]), -rank)
+        return found
+
+
+def decide_record(fields: list[tuple[list[str], list[bytes]]], protected: list[bool] | None = None,
+                  utf8_name: str = MOJIBAKE) -> list[tuple[list[str] | None, str | None, str | None]]:
+    """The decodings of a record's fields, decided from the evidence of all of them.
+
+    ``fields``: per field, the subfield texts as read (``original``) and their bytes (``raw``).
+    ``protected[i]``: field i is valid text in the record's own encoding (MARC-8 with leader/09
+    blank): it does not vote for the record's encoding, is re-read on its own evidence only with two
+    valid Vietnamese words, and otherwise follows the record.
+
+    Per field: ``(new values, encoding name, None)`` when re-read, ``(None, None, doubt)`` when kept,
+    ``doubt`` saying why the field is undecided ("" when it is not).
+
+    A strict UTF-8 reading is decided field by field (merged catalogues hold UTF-8 fields beside
+    legacy ones). The legacy encoding is decided for the record: the one all its unprotected fields
+    together read best in, by the tests of the module doc; else the one the strongest field alone
+    passes. A field then takes its own passing reading, or the record's when the text received is not
+    plausible Vietnamese and that reading is more so ("B\xb6o Ninh" is "Bảo Ninh" in a
+    TCVN3 record, though 0xB6 is also MARC-8 "œ").
     """
-    p0 = _share(_counts(unicodedata.normalize("NFC", " ".join(original))))
-    if not all(b.isascii() for b in raw):
+    protected = protected or [False] * len(fields)
+    out: list = [(None, None, "")] * len(fields)
+    legacy: list[tuple[int, _Field]] = []
+    for i, (original, raw) in enumerate(fields):
+        if all(b.isascii() for b in raw):
+            continue
+        counts = _counts(_nfc_join(original))
         # A strict UTF-8 reading of non-ASCII bytes is strong evidence on its own (8-bit text is
         # almost never valid UTF-8: a Latin-1 capital would have to be followed by a symbol), so
         # it is taken unless it reads as less Vietnamese than the original.
         utf8 = [_utf8(b) for b in raw]
         if None not in utf8:
             utf8 = [unicodedata.normalize("NFC", v) for v in _peel(utf8)]
-            if utf8 != original and _share(_counts(unicodedata.normalize("NFC", " ".join(utf8)))) >= p0:
-                return utf8, utf8_name
-    if p0 >= ORIGINAL_MAX:
-        return None, None
-    latin = all(ch in _LATIN_LETTERS for v in original for ch in v if ch > "\x7f")
-    best, best_key = (None, None), None
-    for rank, (name, decoder) in enumerate(_DECODERS):
-        values = [decoder(b) for b in raw]
-        if None in values:
-            continue
-        values = [unicodedata.normalize("NFC", v) for v in values]
-        if values == original:
-            continue
-        counts = _counts(" ".join(values))
-        p = _share(counts)
-        if not _evidence(counts, 2 if latin else 1) or p < p0 + MARGIN:
-            continue
-        # A tie (short fields: VNI "Vuõ" is also CP1258 "Vuơ") goes to the encoding more common in
-        # Vietnamese library data: TCVN3, then VNI, then CP1258.
-        key = (p, -rank)
-        if best_key is None or key > best_key:
-            best, best_key = (values, name), key
-    return best
+            if utf8 != original and _share(_counts(_nfc_join(utf8))) >= _share(counts):
+                out[i] = (utf8, utf8_name, None)
+                continue
+        if _share(counts) < ORIGINAL_MAX:  # else plausible as it is: no evidence, nothing to re-read
+            legacy.append((i, _Field(original, counts, raw, protected[i])))
+    if not legacy:
+        return out
+    record = _record_encoding([f for _, f in legacy])
+    for i, f in legacy:
+        name = f.own
+        reading = f.readings.get(record) if record else None
+        if reading and reading[0] != f.original and (
+                name is None and reading[1][0] and _share(reading[1]) > _share(f.counts)
+                or name and name != record and _passes(reading[1], _share(f.counts), f.cautious)):
+            name = record
+        if name:
+            out[i] = (f.readings[name][0], name, None)
+        elif record and reading and reading[0] != f.original:
+            out[i] = (None, None, f"the rest of the record is {record}, which reads it {_nfc_join(reading[0])[:60]!r}")
+        else:
+            hint = f.best(_share(f.counts), False)  # what the field alone would say, without the caution
+            out[i] = (None, None, f"{hint} would read {_nfc_join(f.readings[hint][0])[:60]!r}" if hint else "")
+    return out
+
+
+def _record_encoding(fields: list[_Field]) -> str | None:
+    """The legacy encoding of a record: the one its unprotected, not already plausible fields pass the
+    tests in together, else the one the field with the most Vietnamese letters passes alone, else None."""
+    voters = [f for f in fields if not f.protected]
+    p0 = _share(_sum([f.counts for f in voters])) if voters else 1.0
+    latin = all(f.cautious for f in voters)
+    found, key = None, None
+    if p0 < ORIGINAL_MAX:
+        for rank, (name, _) in enumerate(_DECODERS):
+            if all(name in f.readings for f in voters):
+                counts = _sum([f.readings[name][1] for f in voters])
+                if _passes(counts, p0, latin) and (key is None or (_share(counts), -rank) > key):
+                    found, key = name, (_share(counts), -rank)
+    if found is None:
+        own = [f for f in fields if f.own]
+        if own:
+            found = max(own, key=lambda f: f.readings[f.own][1][0]).own
+    return found
+
+
+def _sum(counts: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The ``_counts`` of several texts together."""
+    return (sum(c[0] for c in counts), sum(c[1] for c in counts), max(c[2] for c in counts),
+            sum(c[3] for c in counts))
+
+
+def decide(original: list[str], raw: list[bytes], utf8_name: str = MOJIBAKE) -> tuple[list[str] | None, str | None]:
+    """Pick the decoding of one field's subfield bytes ``raw``, given the ``original`` text read from them.
+
+    Returns ``(new values, encoding name)``, or ``(None, None)`` to keep the original.
+    """
+    values, name, _ = decide_record([(original, raw)], utf8_name=utf8_name)[0]
+    return values, name
 
 
 def repair_values(values: list[str], utf8_name: str = MOJIBAKE) -> tuple[list[str] | None, str | None]:
-    """Text-level repair of one field (its subfield values), for text already decoded by someone else.
+    """Text-level repair of one field (its subfield values), for text already decoded by someone else."""
+    new, name, _ = repair_record_values([values], utf8_name)[0]
+    return new, name
+
+
+def repair_record_values(fields: list[list[str]], utf8_name: str = MOJIBAKE) -> list[tuple[list[str] | None,
+                                                                                           str | None, str]]:
+    """Text-level repair of a record's fields (each a list of subfield values), decided together
+    (``decide_record``): per field ``(new values or None, encoding name or None, doubt or "")``.
 
     Values that cannot be 8-bit text read as Latin-1 (clean Vietnamese, ASCII) are left as they are
     and the decision is made on the others: a damaged $a beside a clean $c is still found.
     """
-    raw = [to_bytes(v) if needs_look(v) else None for v in values]
-    suspects = [i for i, b in enumerate(raw) if b is not None]
-    if not suspects:
-        return None, None
-    new, name = decide([values[i] for i in suspects], [raw[i] for i in suspects], utf8_name)
-    if new is None:
-        return None, None
-    out = list(values)
-    for i, v in zip(suspects, new):
-        out[i] = v
-    return out, name
+    offered, at = [], []
+    for values in fields:
+        raw = [to_bytes(v) if needs_look(v) else None for v in values]
+        at.append([i for i, b in enumerate(raw) if b is not None])
+        offered.append(([values[i] for i in at[-1]], [raw[i] for i in at[-1]]))
+    out = []
+    for values, suspects, (new, name, doubt) in zip(fields, at, decide_record(offered, utf8_name=utf8_name)):
+        if new is None:
+            out.append((None, None, doubt or ""))
+            continue
+        repaired = list(values)
+        for i, v in zip(suspects, new):
+            repaired[i] = v
+        out.append((repaired, name, ""))
+    return out
 
 
 def repair_text(value: str) -> tuple[str, str | None]:
@@ -276,3 +388,8 @@ def repair_entry(field: str, name: str, before: list[str], after: list[str]) -> 
     """One ``CanonicalRecord.repairs`` item: which field, from which encoding, and what it looked like."""
     return {"field": field, "from": name, "before": unicodedata.normalize("NFC", " ".join(before))[:60],
             "after": unicodedata.normalize("NFC", " ".join(after))[:60]}
+
+
+def undecided_note(field: str, values: list[str], doubt: str) -> str:
+    """The warning for a field whose encoding could not be decided (shown by ``unioncat quality``)."""
+    return f"encoding of {field} undecided, kept as received: {_nfc_join(values)[:60]!r} ({doubt})"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 from .dates import best_year
-from .encodings import _BEYOND_8BIT, repair_entry, repair_values
+from .encodings import _BEYOND_8BIT, repair_entry, repair_record_values, repair_values, undecided_note
 from .ids import normalize_isbn, normalize_issn
 from .marc import MarcRecord
 from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
-                      Holding, SourceContext)
-from .text import nfc
+                      Holding, RejectedRecord, SourceContext)
+from .text import decode_entities, nfc
 
 # Words after which a final "." is part of the word, not ISBD punctuation. Besides the usual
 # abbreviations: Vietnamese "Nxb." (publisher), "Tp." (city), "t." (volume), "tr." (pages) and the
@@ -25,12 +25,13 @@ _LAST_WORD = re.compile(r"(\w+)\.$")
 
 
 def trim(value: str) -> str:
-    """NFC, then ISBD trailing punctuation (" /", " :", " ;", " =", ",", final ".") removed.
+    """NFC, one leftover level of entities decoded (``&amp;`` -> ``&``, text.decode_entities), then
+    ISBD trailing punctuation (" /", " :", " ;", " =", ",", final ".") removed.
 
     A final "." stays after an initial ("Nguyễn V."), an abbreviation ("Nxb.", "Jr.", "p.") or a
     dotted abbreviation ("U.S. G.P.O."), and in an ellipsis.
     """
-    text = nfc(value)
+    text = decode_entities(nfc(value))
     if not text or text[-1] not in _TRAILING:  # the common case: nothing to trim
         return text
     while True:
@@ -66,17 +67,28 @@ def _subfield(field, code):
 # --- title ---------------------------------------------------------------------------------------
 
 def _join_title(subfields, codes="abnp") -> str:
-    """245 $a$b$n$p in record order; adds " : " / ". " where the cataloguer left no punctuation."""
+    """245 $a$b$n$p in record order; adds " : " / ". " where the cataloguer left no punctuation.
+
+    ISBD's " ." / " ," before $n/$p is closed up ("Tiếng Việt 1 ." + "Tập một" -> "Tiếng Việt 1. Tập
+    một"); punctuation typed at the start of the next subfield instead (". Tập một") is moved back.
+    """
     out = ""
     for code, value in subfields:
         if code not in codes:
             continue
         value = value.strip()
+        lead = value[:1] if value[:1] in ".,:;=" and value[:3] != "..." else ""
+        if lead:
+            value = value[1:].lstrip()
         if not value:
             continue
         if out:
+            if out[-1] in ".," and out[-2:-1] == " ":
+                out = out[:-2].rstrip() + out[-1]
             if out[-1] in ":;=/.,":
                 out += " "
+            elif lead:
+                out += lead + " " if lead in ".," else f" {lead} "
             else:
                 out += " : " if code == "b" else ". "
         out += value
@@ -85,14 +97,14 @@ def _join_title(subfields, codes="abnp") -> str:
 
 # --- years and pages -----------------------------------------------------------------------------
 
-_PAGES = re.compile(r"(\d+)\s*(?:pages|page|pp\.?|p\.?|trang|tr\.?|leaves|tờ)(?!\w)", re.IGNORECASE)
+_PAGES = re.compile(r"([0-9]+)\s*(?:pages|page|pp\.?|p\.?|trang|tr\.?|leaves|tờ)(?!\w)", re.IGNORECASE)
 
 
 def pages_from_extent(text: str | None) -> int | None:
     """Largest number followed by a page word: "xii, 350 tr." -> 350, "291 leaves" -> 291."""
     if not text:
         return None
-    found = [int(n) for n in _PAGES.findall(text)]
+    found = [int(n) for n in _PAGES.findall(text) if len(n) < 10]  # int() refuses 4,300 digits
     return max(found) if found else None
 
 
@@ -107,6 +119,29 @@ def material_type(leader: str) -> str:
 
 _MATERIAL = {"e": "map", "f": "map", "c": "score", "d": "score", "i": "sound", "j": "sound", "g": "video",
              "k": "image", "m": "computer", "p": "mixed"}
+
+# Leader/06 of the MARC 21 formats that do not describe a title (UNIMARC's authority records use x, y, z).
+_NOT_BIBLIOGRAPHIC = {"z": "an authority record (a name or subject heading)",
+                      "u": "a holdings record", "v": "a holdings record (multipart item)",
+                      "x": "a holdings record (single-part item)", "y": "a holdings record (serial)",
+                      "w": "a classification record", "q": "a community information record"}
+
+
+def check_bibliographic(marc: MarcRecord) -> str | None:
+    """Raise RejectedRecord for an authority, holdings, classification or community information record
+    (leader/06): read as a book it would be a title-less entry. A record whose leader says so but
+    which has a title (245 $a) is a bibliographic record with a wrong leader: the note returned says so."""
+    code = marc.leader[6:7]
+    what = _NOT_BIBLIOGRAPHIC.get(code)
+    if what is None:
+        return None
+    if any(f[0] == "245" and len(f) == 4 and _subfield(f, "a") for f in marc.fields):
+        return f"leader/06 {code!r} says {what}, but the record has a title (245): read as a bibliographic record"
+    reason = f"{what} (leader/06 {code!r}), not a title: the union catalogue takes bibliographic records only"
+    linked = next((f[1].strip() for f in marc.fields if f[0] == "004" and len(f) == 2 and f[1].strip()), None)
+    if linked and code in "uvxy":
+        reason += f"; its copies belong to bibliographic record {linked[:40]!r} (004)"
+    raise RejectedRecord(reason)
 
 
 def _languages(f008: str | None, f041s) -> list[str]:
@@ -133,7 +168,7 @@ def _set(value) -> bool:
     return value is not None and value.strip() not in ("", "0")
 
 
-_ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_ISO_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 def _subfields(field, codes) -> dict:
@@ -153,8 +188,8 @@ _KOHA_ITEMS = {
             "withdrawn": "0", "lost": "2", "not_for_loan": "o"},
 }
 _KOHA_CODES = {tag: frozenset("".join(m.values())) for tag, m in _KOHA_ITEMS.items()}
-_852_CODES = frozenset("abchip8")
-_876_CODES = frozenset("pj8")
+_852_CODES = frozenset("abchijp")
+_876_CODES = frozenset("pj")
 # 876 $j item status is free text; these words (English and Vietnamese) decide it
 _876_STATUS = ((("withdrawn", "thanh lý", "thanh ly"), WITHDRAWN), (("lost", "missing", "mất", "mat"), LOST),
                (("on loan", "checked out", "đang mượn", "dang muon", "cho mượn"), ON_LOAN),
@@ -190,29 +225,92 @@ def _holding_koha(tag: str, field, ctx: SourceContext, notes: list) -> Holding:
 def _holding_852(field, ctx: SourceContext) -> Holding:
     sub = _subfields(field, _852_CODES)
     code = sub.get("b") or sub.get("a") or None
-    call = " ".join(x for x in (sub.get("h"), sub.get("i")) if x) or None
+    # $h classification + $i item part; Libol writes the call number in $j (shelving control number)
+    call = " ".join(x for x in (sub.get("h"), sub.get("i")) if x) or sub.get("j") or None
     return Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
                    branch_code=code, location=sub.get("c") or None, call_number=call,
                    barcode=sub.get("p") or None, status=UNKNOWN)
 
 
-def _holdings_852_876(f852: list, f876: list, ctx: SourceContext) -> list[Holding]:
-    """852 locations; with 876 item fields, one holding per item (barcode, status from $j)."""
-    locations = [(_subfields(f, _852_CODES).get("8"), _holding_852(f, ctx)) for f in f852]
-    if not f876:
-        return [holding for _, holding in locations]
+_LINK = re.compile(r"\s*([0-9]+)")  # $8 "1", "1.2", "1\\c": the link number before the sequence number
+
+
+def _link(value: str | None) -> str | None:
+    m = _LINK.match(value) if value else None
+    return m.group(1).lstrip("0") or "0" if m else None
+
+
+def _holdings_852_876(fields: list, ctx: SourceContext, notes: list) -> list[Holding]:
+    """Every 852 is a holding (a location: branch, shelf, call number); 876 items only add detail:
+    an 852 with items becomes one holding per item (barcode, status from $j), one without stays one.
+
+    ``fields``: the 852 and 876 fields in record order. An 876 belongs to the 852 with the same $8
+    link number (MARC 21 holdings: 876 $8 "1.2" is item 2 of the 852 whose $8 is 1; 876 $a is an
+    internal item number, not a link). One without a matching link belongs to the 852 before it when
+    852s and 876s alternate, or to the only 852; an item that cannot be placed is still a holding of
+    the library, with a note.
+    """
+    locations = []  # [852 link number, its holding, its items]
+    for f in fields:
+        if f[0] == "852":
+            locations.append((_link(_subfields(f, "8").get("8")), _holding_852(f, ctx), []))
+    by_link = {link: items for link, _, items in locations if link is not None}
+    tags = [f[0] for f in fields]
+    interleaved = "876" in tags and "852" in tags[tags.index("876"):]
+    unplaced, before = [], None
+    for f in fields:
+        if f[0] == "852":
+            before = before + 1 if before is not None else 0
+            continue
+        items = by_link.get(_link(_subfields(f, "8").get("8")))
+        if items is None and locations and (interleaved or len(locations) == 1):
+            items = locations[before or 0][2]
+        (unplaced if items is None else items).append(f)
     out = []
-    for f in f876:
-        sub = _subfields(f, _876_CODES)
-        link = sub.get("8")
-        base = next((h for l8, h in locations if link and l8 and l8.split(".")[0] == link.split(".")[0]),
-                    locations[0][1] if locations else Holding(library=ctx.library))
-        text = (sub.get("j") or "").casefold()
-        status = next((s for words, s in _876_STATUS if any(w in text for w in words)), UNKNOWN)
-        out.append(Holding(library=ctx.library, branch=base.branch, branch_code=base.branch_code,
-                           location=base.location, call_number=base.call_number,
-                           barcode=sub.get("p") or base.barcode, status=status))
+    for _, base, items in locations:
+        out += [_item_876(f, base, ctx) for f in items] or [base]
+    if unplaced:
+        out += [_item_876(f, Holding(library=ctx.library), ctx) for f in unplaced]
+        notes.append(f"{len(unplaced)} item(s) (876) not linked to one of the {len(locations)} locations (852) "
+                     "by $8 or order: shown without a branch")
     return out
+
+
+def _item_876(field, base: Holding, ctx: SourceContext) -> Holding:
+    sub = _subfields(field, _876_CODES)
+    text = (sub.get("j") or "").casefold()
+    status = next((s for words, s in _876_STATUS if any(w in text for w in words)), UNKNOWN)
+    return Holding(library=ctx.library, branch=base.branch, branch_code=base.branch_code, location=base.location,
+                   call_number=base.call_number, barcode=sub.get("p") or base.barcode, status=status)
+
+
+# --- identifiers (MARC21 020/022, UNIMARC 010/011: same subfields $a valid, $z cancelled) ----------
+
+def add_isbns(rec: CanonicalRecord, fields, notes: list) -> None:
+    """$a ISBNs: valid ones as ISBN-13, others kept apart with a note; $z (cancelled/invalid) kept apart."""
+    for f in fields:
+        for c, v in f[3]:
+            if (c != "a" and c != "z") or not v.strip():
+                continue
+            isbn, found = normalize_isbn(v)
+            if c == "a" and isbn:
+                if isbn not in rec.isbns:
+                    rec.isbns.append(isbn)
+            elif found and found not in rec.invalid_isbns:
+                rec.invalid_isbns.append(found)
+                if c == "a":
+                    notes.append(f"ISBN {found} is not valid (wrong check digit or length)")
+
+
+def add_issns(rec: CanonicalRecord, fields, notes: list) -> None:
+    for f in fields:
+        v = _subfield(f, "a")
+        if v:
+            issn, found = normalize_issn(v)
+            if issn:
+                rec.issns.append(issn)
+            else:
+                notes.append(f"ISSN {found} has a wrong check digit or form, skipped")
 
 
 # --- the record ----------------------------------------------------------------------------------
@@ -243,13 +341,31 @@ def _repair_field(f, repairs: list):
     return (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], after)])
 
 
+def repair_fields(fields: list, repairs: list, notes: list) -> list:
+    """Fields whose text may be legacy 8-bit bytes read as Latin-1/Windows-1252, repaired together: the
+    record's legacy encoding is decided from all of them (encodings.decide_record), so a short 100
+    follows a long 245. A field left undecided gets a note. Returns the fields, repaired or not."""
+    out = []
+    for f, (after, name, doubt) in zip(fields, repair_record_values([[v for _, v in f[3]] for f in fields])):
+        before = [v for _, v in f[3]]
+        if after is not None:
+            repairs.append(repair_entry(f[0], name, before, after))
+            f = (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], after)])
+        elif doubt:
+            notes.append(undecided_note(f[0], before, doubt))
+        out.append(f)
+    return out
+
+
 def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> CanonicalRecord:
     """Extract the canonical record from a MARC21 bibliographic record (Koha 952 / 852 holdings)."""
+    leader_note = check_bibliographic(marc)
     by_tag: dict[str, list] = {}
     added = []  # 7XX name fields in record order
     f008 = None
     repairs = list(marc.repairs)
     beyond_8bit = _BEYOND_8BIT.search
+    suspects = []  # text fields that may be 8-bit text read as Latin-1, repaired below all together
     for f in marc.fields:
         tag = f[0]
         if len(f) == 4:
@@ -260,7 +376,7 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
                 if tag in _TEXT_TAGS:
                     for _, v in f[3]:
                         if not v.isascii() and not beyond_8bit(v):
-                            f = _repair_field(f, repairs)
+                            suspects.append(f)
                             break
                 if tag in by_tag:
                     by_tag[tag].append(f)
@@ -270,10 +386,19 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
                     added.append(f)
         elif tag == "008" and f008 is None:
             f008 = f[1]
+    doubts = []
+    if suspects:
+        fixed = {id(a): b for a, b in zip(suspects, repair_fields(suspects, repairs, doubts)) if a is not b}
+        for tag in {f[0] for f in suspects} if fixed else ():
+            by_tag[tag] = [fixed.get(id(f), f) for f in by_tag[tag]]
+        added = [fixed.get(id(f), f) for f in added]
     get = by_tag.get
     empty = ()
     notes = list(marc.notes)
     notes += [f"repaired {r['field']} from {r['from']}: {r['after']!r}" for r in repairs]
+    notes += doubts
+    if leader_note:
+        notes.append(leader_note)
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format=fmt,
                           material_type=material_type(marc.leader), repairs=repairs)
 
@@ -285,7 +410,7 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
         c = _subfield(f, "c")
         rec.responsibility = trim(c) if c else None
         nonfiling = f[2]
-        skip = int(nonfiling) if nonfiling.isdigit() else 0
+        skip = int(nonfiling) if len(nonfiling) == 1 and "0" <= nonfiling <= "9" else 0  # not "²"
         rec.title_sort = rec.title[skip:].lstrip() if 0 < skip < len(rec.title) else rec.title
     if not rec.title:
         for tag in ("246", "240", "130", "740"):
@@ -314,26 +439,8 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
                                   dates=trim(dates) if dates else None))
 
     # identifiers
-    for f in get("020", empty):
-        for c, v in f[3]:
-            if (c != "a" and c != "z") or not v.strip():
-                continue
-            isbn, found = normalize_isbn(v)
-            if c == "a" and isbn:
-                if isbn not in rec.isbns:
-                    rec.isbns.append(isbn)
-            elif found and found not in rec.invalid_isbns:
-                rec.invalid_isbns.append(found)
-                if c == "a":
-                    notes.append(f"ISBN {found} is not valid (wrong check digit or length)")
-    for f in get("022", empty):
-        v = _subfield(f, "a")
-        if v:
-            issn, found = normalize_issn(v)
-            if issn:
-                rec.issns.append(issn)
-            else:
-                notes.append(f"ISSN {found} has a wrong check digit or form, skipped")
+    add_isbns(rec, get("020", empty), notes)
+    add_issns(rec, get("022", empty), notes)
     for f in get("035", empty):
         v = _subfield(f, "a")
         if v and nfc(v) not in rec.system_numbers:
@@ -393,6 +500,8 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
     if not rec.holdings:
         # 852/876 only when there are no Koha items: exports that have both repeat the items in
         # 852, and counting both would double the copies a library holds.
-        rec.holdings = _holdings_852_876(get("852", empty), get("876", empty), ctx)
+        if get("852") or get("876"):
+            rec.holdings = _holdings_852_876([f for f in marc.fields if f[0] in ("852", "876") and len(f) == 4],
+                                             ctx, notes)
     rec.notes = notes
     return rec

@@ -17,7 +17,7 @@ _DASHES = str.maketrans("\u2010\u2011\u2012\u2013\u2014\u2212\u00ad", "-------")
 
 
 def valid_isbn10(digits: str) -> bool:
-    if len(digits) != 10 or not digits[:9].isdigit() or not (digits[9].isdigit() or digits[9] == "X"):
+    if len(digits) != 10 or not digits.isascii() or not digits[:9].isdigit() or not (digits[9].isdigit() or digits[9] == "X"):
         return False
     total = sum((10 - i) * int(d) for i, d in enumerate(digits[:9]))
     total += 10 if digits[9] == "X" else int(digits[9])
@@ -25,7 +25,7 @@ def valid_isbn10(digits: str) -> bool:
 
 
 def valid_isbn13(digits: str) -> bool:
-    if len(digits) != 13 or not digits.isdigit() or digits[:3] not in ("978", "979"):
+    if len(digits) != 13 or not digits.isascii() or not digits.isdigit() or digits[:3] not in ("978", "979"):
         return False
     return sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10 == 0
 

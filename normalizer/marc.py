@@ -11,8 +11,10 @@ from typing import Iterator, NamedTuple
 
 import pymarc
 from lxml import etree
+from pymarc import marc8_mapping
 
-from .encodings import UTF8, decide, repair_entry
+from .encodings import UTF8, decide_record, repair_entry, undecided_note
+from .iso2709 import RecordReader
 from .records import RejectedRecord
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
@@ -143,6 +145,10 @@ def iter_marcxml(source) -> Iterator[MarcRecord | RejectedRecord]:
 # --- ISO2709 -------------------------------------------------------------------------------------
 
 def _exception_text(exc) -> str:
+    if isinstance(exc, UnicodeDecodeError) and exc.encoding == "ascii":  # pymarc, on the record's structure
+        byte = bytes(exc.object[exc.start:exc.start + 1]).hex().upper()
+        return (f"ISO2709 record unreadable: a byte that is not ASCII (0x{byte}) in its leader, directory, tags "
+                "or indicators, which must be ASCII")
     text = str(exc) or type(exc).__name__
     return f"ISO2709 record unreadable: {text}"
 
@@ -176,8 +182,7 @@ def iter_iso2709(data: bytes) -> Iterator[MarcRecord | RejectedRecord]:
     fallback, and is used first when leader/09 is blank and the record has an ESC byte (a MARC-8
     character-set switch), since such bytes may also happen to be valid UTF-8.
     """
-    reader = pymarc.MARCReader(data, to_unicode=True, force_utf8=True, utf8_handling="strict",
-                               permissive=True)
+    reader = RecordReader(data, to_unicode=True, force_utf8=True, utf8_handling="strict")  # one splitter (iso2709.py)
     for record in reader:
         chunk = reader.current_chunk
         notes = ()
@@ -192,7 +197,7 @@ def iter_iso2709(data: bytes) -> Iterator[MarcRecord | RejectedRecord]:
                     notes = ("invalid UTF-8 bytes replaced with U+FFFD (the rest of the record is UTF-8)",)
                 else:
                     record, notes = _decode_chunk(chunk, utf8_failed=True)
-            elif chunk[9:10] != b"a" and not chunk.isascii():
+            elif chunk[9:10] != b"a" and (b"\x1b" in chunk or not chunk.isascii()):
                 if b"\x1b" in chunk:
                     record, notes = _decode_chunk(chunk, utf8_failed=False)
                 else:
@@ -207,25 +212,67 @@ def iter_iso2709(data: bytes) -> Iterator[MarcRecord | RejectedRecord]:
 
 
 def _redecode_fields(marc: MarcRecord, chunk: bytes) -> MarcRecord:
-    """Re-read, field by field, a record that is not all UTF-8.
+    """Re-read, field by field, a record that is not all UTF-8, deciding its legacy encoding once.
 
     Old Vietnamese records mix encodings: one export may hold UTF-8 fields beside TCVN3 or VNI
-    ones, none of which MARC-8 or UTF-8-with-replacements reads. Each data field's raw bytes are
-    offered to ``encodings.decide`` against the record-level decoding, which is kept unless it is
-    not plausible text and another reading is plausible Vietnamese (or strictly valid UTF-8).
+    ones, none of which MARC-8 or UTF-8-with-replacements reads. The raw bytes of every data field
+    go to ``encodings.decide_record``, which decides the record's legacy encoding from all of them
+    (long fields carry the evidence; short ones like a 100 "B\xb6o Ninh" follow). With leader/09
+    blank, a field that is valid MARC-8 stays MARC-8 unless the rest of the record says otherwise
+    ("th\xe5i" is MARC-8 "thī", not TCVN3 "thồi"). A field left undecided gets a note.
     """
     raw = pymarc.Record(chunk, to_unicode=False)
     if len(raw.fields) != len(marc.fields):
         return marc
-    fields, repairs = list(marc.fields), []
+    as_marc8 = chunk[9:10] == b" " and marc.notes[:1] == ("decoded as MARC-8 after UTF-8 failed",)
+    at, offered, protected = [], [], []
     for i, (f, r) in enumerate(zip(marc.fields, raw.fields)):
         if len(f) != 4 or r.is_control_field() or len(r.subfields) != len(f[3]):
             continue
         raw_values = [s.value for s in r.subfields]
         if all(v.isascii() for v in raw_values):
             continue
-        values, name = decide([v for _, v in f[3]], raw_values, utf8_name=UTF8)
+        at.append(i)
+        offered.append(([v for _, v in f[3]], raw_values))
+        protected.append(as_marc8 and all(strict_marc8(v) for v in raw_values))
+    if not at:
+        return marc
+    fields, repairs, notes = list(marc.fields), [], list(marc.notes)
+    for i, (original, _), (values, name, doubt) in zip(at, offered, decide_record(offered, protected, UTF8)):
+        f = fields[i]
         if values is not None:
             fields[i] = (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], values)])
-            repairs.append(repair_entry(f[0], name, [v for _, v in f[3]], values))
-    return marc._replace(fields=fields, repairs=tuple(repairs)) if repairs else marc
+            repairs.append(repair_entry(f[0], name, original, values))
+        elif doubt:
+            notes.append(undecided_note(f[0], original, doubt))
+    return marc._replace(fields=fields, repairs=tuple(repairs), notes=tuple(notes))
+
+
+_ANSEL = marc8_mapping.CODESETS[0x45]  # MARC-8's default G1 set: byte -> (code point, combining)
+
+
+def strict_marc8(data: bytes) -> bool:
+    """Bytes a MARC-8 system could have written: every byte above 0x7F an ANSEL character, and every
+    combining mark (MARC-8 puts it before its letter) followed by a letter. pymarc's decoder is
+    lenient (an unknown byte becomes a space, a mark with no letter is dropped); TCVN3 text nearly
+    always breaks these rules (ồ ế ộ are ANSEL marks, and Vietnamese words end with them). Escape
+    sequences (other MARC-8 character sets) are taken as MARC-8."""
+    if b"\x1b" in data:
+        return True
+    pending = False  # a combining mark waits for its letter
+    for byte in data:
+        if byte < 0x80:
+            if pending and not (0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A):
+                return False
+            pending = False
+            continue
+        entry = _ANSEL.get(byte)
+        if entry is None:
+            return False
+        if entry[1]:
+            pending = True
+        elif pending and not chr(entry[0]).isalpha():
+            return False
+        else:
+            pending = False
+    return not pending

@@ -8,6 +8,7 @@ terms or academic titles.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .text import fold, nfc
 
@@ -77,6 +78,83 @@ def person_key(name: str) -> str:
     return fold(" ".join([words[-1]] + words[:-1]))  # "Victor Hugo" -> "hugo victor"
 
 
+# --- corporate bodies ----------------------------------------------------------------------------
+# How Vietnamese corporate names begin (issue 17): ministries, departments, party and people's
+# committees, councils, institutes, associations, schools, libraries, publishers, companies ...
+# Written with their marks and matched with them, so the surname "Viên" is not "Viện" nor "Trương"
+# "Trường"; a name typed without marks is matched folded, on these phrases of two words or more only.
+_BODY_PHRASES = """tổng cục|chi cục|ủy ban|tỉnh ủy|huyện ủy|thành ủy|quận ủy|thị ủy|đảng ủy|đảng bộ|ban chấp hành|
+    ban chỉ đạo|ban quản lý|ban tuyên giáo|ban dân vận|ban tổ chức|ban chỉ huy|mặt trận|liên đoàn|hiệp hội|
+    liên hiệp|hội đồng|trung tâm|thư viện|nhà xuất bản|nhà xb|công ty|tổng công ty|học viện|đại học|ngân hàng|
+    bệnh viện|quốc hội|chính phủ|văn phòng|tạp chí|báo nhân dân|đoàn thanh niên|đoàn tncs|đoàn luật sư|
+    đoàn đại biểu|đoàn nghệ thuật|đoàn kịch|đảng cộng sản|tòa án|viện kiểm sát|công an tỉnh|công an huyện|
+    bộ chỉ huy|bộ tư lệnh|bộ công an|bộ quốc phòng|bộ y tế|bộ tư pháp|bộ tài chính|bộ ngoại giao|bộ nội vụ|
+    bộ giáo dục|bộ văn hóa|bộ nông nghiệp|bộ công thương|bộ xây dựng|bộ giao thông|bộ thông tin|
+    bộ khoa học|bộ lao động|bộ kế hoạch|bộ tài nguyên|sở giáo dục|sở văn hóa|sở y tế|sở tư pháp|
+    sở nông nghiệp|sở khoa học|sở tài chính|sở nội vụ|sở thông tin|sở lao động|sở kế hoạch|sở tài nguyên|
+    sở công thương|sở xây dựng|sở giao thông|sở du lịch|phòng giáo dục|phòng văn hóa|phòng tư pháp|
+    phòng nội vụ|trường đại học|trường cao đẳng|trường trung cấp|trường trung học|trường tiểu học|
+    trường mầm non|trường phổ thông|trường thpt|trường thcs|trường chính trị|trường cán bộ|trường sĩ quan|
+    trường nghiệp vụ|trường dân tộc|viện nghiên cứu|viện khoa học|quân khu|quân đoàn|sư đoàn|hợp tác xã|
+    tập đoàn|nhà máy|xí nghiệp|câu lạc bộ|cục thống kê|cục thuế|cục văn thư|hội nông dân|hội phụ nữ|
+    hội liên hiệp|hội cựu chiến binh|hội nhà văn|hội nhà báo|hội văn học|hội khuyến học|hội chữ thập|
+    hội luật gia|hội người cao tuổi|hội đông y|hội làm vườn|hội sinh viên|viện văn học|viện sử học|
+    viện hán nôm|viện ngôn ngữ học|viện triết học|viện kinh tế""".split("|")
+# Old-style tone placement at the end of a word ("uỷ", "hoá"): compared as the new style ("ủy", "hóa").
+_OLD_TONES = {"oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa", "oè": "òe", "oé": "óe", "oẻ": "ỏe",
+              "oẽ": "õe", "oẹ": "ọe", "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy"}
+# One word that begins a body (Bộ, Sở, Cục, Vụ, Viện, Hội, Ban, Phòng, Trường): only with its marks,
+# followed by at least two words, the first word not a family name, and not written like a person
+# (every word capitalised: "Trường Chinh", "Ban Tài Đoàn" are people).
+_BODY_WORDS = frozenset("bộ sở cục vụ viện hội ban phòng trường".split())
+# Abbreviations that only bodies use (compared folded): "UBND tỉnh Lào Cai", "NXB Giáo dục".
+_BODY_ABBREVIATIONS = frozenset("""ubnd hdnd ubmttq mttq bch nxb dhqg thpt thcs cty ctcp tnhh htx bql tand
+    vks ldld""".split())
+# Other languages' bodies in Dublin Core ("Ministry of Education", "UNESCO"); not "bank", a family name too.
+_BODY_WESTERN = frozenset("""university universite universitat institute institut ministry department
+    association society committee council library organization organisation company corporation
+    foundation agency commission academy unesco unicef undp inc ltd gmbh""".split())
+_BODY_PREFIXES: dict[str, list[list[str]]] = {}  # first word -> the phrases it begins (with marks)
+_BODY_PREFIXES_FOLDED: dict[str, list[list[str]]] = {}  # the same, folded, phrases of two words or more
+for _phrase in _BODY_PHRASES:
+    _words = _phrase.split()
+    _BODY_PREFIXES.setdefault(_words[0], []).append(_words)
+    if len(_words) > 1:
+        _folded = fold(_phrase).split()
+        _BODY_PREFIXES_FOLDED.setdefault(_folded[0], []).append(_folded)
+
+
+def _body_start(words: list[str], raw: list[str]) -> bool:
+    """Whether a name (its words lower-cased with marks, and as written) begins like a body."""
+    if any(words[:len(p)] == p for p in _BODY_PREFIXES.get(words[0], ())):
+        return True
+    first = fold(words[0])
+    if first in _BODY_ABBREVIATIONS and len(words) >= 2:
+        return True
+    if all(w.isascii() for w in words):
+        return any(words[:len(p)] == p for p in _BODY_PREFIXES_FOLDED.get(first, ()))
+    return (words[0] in _BODY_WORDS and len(words) >= 3 and words[0] not in VIETNAMESE_SURNAMES
+            and not all(w[:1].isupper() and w[1:] == w[1:].lower() for w in raw))
+
+
+def _new_tone(word: str) -> str:
+    end = word[-2:]
+    return word[:-2] + _OLD_TONES[end] if end in _OLD_TONES and word[-3:-2] != "q" else word
+
+
+@lru_cache(maxsize=1 << 14)
+def is_corporate_name(name: str) -> bool:
+    """A corporate body, not a person: ``Tỉnh ủy Lào Cai``, ``Bộ Giáo dục và Đào tạo``, ``UBND tỉnh
+    Lào Cai``, ``Uy ban nhan dan huyen Bat Xat``, ``Việt Nam. Bộ Y tế``, ``Ministry of Health``; not ``Nguyễn
+    Du``, ``Trường Chinh``, ``Viên Minh``. Dublin Core does not say which (issue 17, point 14)."""
+    text = _BRACKETS.sub(" ", nfc(name))
+    for segment in re.split(r"[.,;:]\s+|\s+[-–]\s+", text):  # "Việt Nam. Bộ Y tế": a unit after the place
+        raw = [w for w in (w.strip(".,;:-–\"'") for w in segment.split()) if w]
+        if raw and _body_start([_new_tone(w.casefold()) for w in raw], raw):
+            return True
+    return bool(set(_NON_WORD.sub(" ", fold(text)).split()) & _BODY_WESTERN)
+
+
 # "Nxb.", "NXB", "N.X.B.", "Nhà xuất bản", "Nhà XB", "Publishing House", "Publishers": not the name.
 _PUBLISHER_WORDS = re.compile(
     r"^(?:nha xuat ban|nha xb|n\s*x\s*b|cong ty tnhh mot thanh vien|cong ty co phan|cong ty tnhh|cong ty)\b"
@@ -84,9 +162,20 @@ _PUBLISHER_WORDS = re.compile(
 _UNKNOWN_PUBLISHER = frozenset(["s n", "sn", "k nxb", "knxb", "khong ro nha xuat ban", "publisher not identified"])
 
 
+# Abbreviations spelt out in corporate keys (folded): "UBND tỉnh Lào Cai" = "Ủy ban nhân dân tỉnh Lào Cai".
+_BODY_SPELT = {"ubnd": "uy ban nhan dan", "hdnd": "hoi dong nhan dan", "ubmttq": "uy ban mat tran to quoc",
+               "mttq": "mat tran to quoc", "nxb": "nha xuat ban", "dhqg": "dai hoc quoc gia", "bch": "ban chap hanh",
+               "thpt": "trung hoc pho thong", "thcs": "trung hoc co so", "cty": "cong ty", "htx": "hop tac xa",
+               "gd&dt": "giao duc dao tao", "gddt": "giao duc dao tao"}
+
+
 def corporate_key(name: str) -> str:
-    """Folded corporate name without punctuation: ``Thư viện Quốc gia Việt Nam.`` -> ``thu vien quoc gia viet nam``."""
-    return " ".join(_NON_WORD.sub(" ", fold(_BRACKETS.sub(" ", name) if "(" in name else name)).split())
+    """Folded corporate name without punctuation, abbreviations spelt out, without "và":
+    ``Thư viện Quốc gia Việt Nam.`` -> ``thu vien quoc gia viet nam``; ``UBND tỉnh Lào Cai`` = ``Ủy
+    ban nhân dân tỉnh Lào Cai``; ``Sở GD&ĐT`` = ``Sở Giáo dục và Đào tạo``."""
+    words = fold(_BRACKETS.sub(" ", name) if "(" in name else name).replace(" & ", " ").split()
+    words = " ".join(_BODY_SPELT.get(w.strip(".,;:"), w) for w in words)
+    return " ".join(w for w in _NON_WORD.sub(" ", words).split() if w not in ("va", "and"))
 
 
 def publisher_key(name: str) -> str:

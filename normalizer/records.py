@@ -25,6 +25,10 @@ class SourceContext:
     library: str  # library id from sources.yaml, e.g. "tv-tinh"
     record_id: str  # namespaced identifier, e.g. "tv-tinh:oai:koha:123"
     branch_map: dict[str, str] = field(default_factory=dict)  # Koha branch code -> branch name
+    marc_flavour: str = "auto"  # auto | marc21 | unimarc (sources.yaml; auto: as each record says)
+    # Dublin Core names people and bodies alike: "auto" tells them apart by the name (names.is_corporate_name),
+    # "person" / "corporate" when a source declares what its dc:creator and dc:contributor hold.
+    dc_creators: str = "auto"
 
 
 @dataclass

@@ -5,7 +5,9 @@ Folding is used for the index, for match keys and for query parsing, so that a p
 """
 from __future__ import annotations
 
+import re
 import unicodedata
+from html.entities import html5 as _HTML5
 
 # đ/Đ are letters of their own, not d + a mark: NFD does not decompose them.
 _EXTRA_FOLDS = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ı": "i", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss"})
@@ -40,3 +42,29 @@ def fold(text: str) -> str:
     # Marks go first, then the letters NFD keeps whole: "Ǽ" -> "æ" + mark -> "ae" (idempotent).
     # Character by character through a table: folding is on the path of every key and query.
     return nfc(text.translate(_FOLD_TABLE))
+
+
+# A character reference or a named HTML entity, always closed by ";": "AT&T", "R&D" and
+# "Q&A" stay as they are. html.unescape would also take "&copy2019" and "&not" without ";".
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));")
+
+
+def _entity(m: re.Match) -> str:
+    decimal, hexadecimal, name = m.groups()
+    if name is not None:
+        return _HTML5.get(name + ";", m.group(0))
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    # only characters XML allows in text (no NUL, controls, surrogates or beyond Unicode)
+    if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF:
+        return chr(code)
+    return m.group(0)
+
+
+def decode_entities(text: str) -> str:
+    """One leftover level of XML/HTML escaping decoded: real exports escape twice, so after XML
+    parsing a field reads ``Barnes &amp; Noble`` or ``Ti&#7871;ng Vi&#7879;t``. Exactly one level
+    (``&amp;amp;`` -> ``&amp;``); a ``&`` not closed by ``;`` (``AT&T``) stays. Returns NFC."""
+    if "&" not in text or ";" not in text:
+        return text
+    decoded = _ENTITY.sub(_entity, text)
+    return nfc(decoded) if decoded != text else text

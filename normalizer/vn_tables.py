@@ -1,8 +1,8 @@
 """Vietnamese legacy 8-bit encodings as tables of facts (generated once by a script, then frozen here).
 
-TCVN3: reproduces shared/data/vietnamese/encodings/TCVN5712-1_nonascii_map.csv (glibc TCVN5712-1, all
+TCVN3: reproduces tests/data/third_party/vietnamese/encodings/TCVN5712-1_nonascii_map.csv (glibc TCVN5712-1, all
 140 non-ASCII byte positions; 0xB0-0xB4 are combining tone marks). VNI: reproduces the VNI-Windows
-column of shared/data/vietnamese/encodings/duydev_unicode_vni_tcvn3_viqr_table.csv, except that its rows
+column of tests/data/third_party/vietnamese/encodings/duydev_unicode_vni_tcvn3_viqr_table.csv, except that its rows
 for Ỷ Ỹ ỷ ỹ collide with Ì ì there; those four are "YÛ" "YÕ" "yû" "yõ" as in every VNI keyboard table
 (the VNI row for Y is: Ý YÙ, Ỳ YØ, Ỷ YÛ, Ỹ YÕ, Ỵ Î). Do not edit by hand.
 """

@@ -13,7 +13,7 @@ import requests
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+THIRD_PARTY = REPO / "tests" / "data" / "third_party"  # real public test data, one folder per origin (see its README)
 
 
 def free_port() -> int:

@@ -5,7 +5,8 @@
 TARGET: iso2709 | marcxml | oai_dc | oai_page | query. Each input must end in a record, in the clean
 "rejected with a reason" path (RejectedRecord, HarvestError), or for queries in a result; any other
 exception is a crash, and libFuzzer's -timeout / -rss_limit_mb catch unbounded time and memory.
-Seeds come from ../shared/data (read where they are, never copied into the repo).
+Seeds are the real MARC and OAI-PMH files in tests/data/third_party (this script runs on its own, so it
+computes that path itself rather than importing tests/conftest.py).
 tests/test_fuzz.py runs every target for a bounded time in the suite.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import atheris
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+THIRD_PARTY = ROOT / "tests" / "data" / "third_party"
 sys.path.insert(0, str(ROOT))
 
 from urllib.parse import parse_qsl
@@ -34,8 +35,12 @@ with atheris.instrument_imports():
     from unionapi.search.embedded import EmbeddedEngine
 
 CTX = SourceContext(library="fuzz", record_id="fuzz:1")
-SEED_GLOBS = {"iso2709": ["marc/**/*.mrc", "marc/**/*.marc"], "marcxml": ["marc/**/*.xml"],
-              "oai_dc": ["oai/**/*.xml"], "oai_page": ["oai/**/*.xml"], "query": []}
+MARC_ORIGINS = ("aleph", "marc4j", "openlibrary", "pymarc", "recordmanager", "traject")
+OAI_ORIGINS = ("pyoai", "scythe_zenodo_cassettes", "sickle", "vufindharvest")
+SEED_GLOBS = {"iso2709": [f"{o}/**/*.{ext}" for o in MARC_ORIGINS for ext in ("mrc", "marc")],
+              "marcxml": [f"{o}/**/*.xml" for o in MARC_ORIGINS],
+              "oai_dc": [f"{o}/**/*.xml" for o in OAI_ORIGINS], "oai_page": [f"{o}/**/*.xml" for o in OAI_ORIGINS],
+              "query": []}
 
 
 def record(fmt: str):
@@ -87,7 +92,7 @@ def target(name: str):
 
 
 def seeds(name: str, limit: int = 60) -> list[str]:
-    found = sorted(str(p) for pattern in SEED_GLOBS[name] for p in SHARED.glob(pattern) if p.stat().st_size < 100_000)
+    found = sorted(str(p) for pattern in SEED_GLOBS[name] for p in THIRD_PARTY.glob(pattern) if p.stat().st_size < 100_000)
     return found[:limit]
 
 

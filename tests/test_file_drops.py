@@ -181,7 +181,7 @@ def test_a_file_still_being_written_is_skipped(drops):
     ("export.mrc.gz", gzip.compress(mrc(marc_records(0, 5)))[:-20], "gzip"),
     ("export.mrc.gz", gzip.compress(mrc(marc_records(0, 5)))[:-8] + b"\0" * 8, "gzip"),  # bad CRC
     ("export.zip", b"PK\x03\x04" + b"\0" * 100, "zip"),
-    ("export.xml", collection(KOHA[:5])[:-40], "not well-formed"),
+    ("export.xml", collection(KOHA[:5])[:-40], "cut off"),
     ("export.dat", b"Libol export\n", "neither ISO2709"),
 ])
 def test_damaged_files_are_not_processed_and_the_run_says_why(drops, name, data, why):
@@ -209,13 +209,16 @@ def test_gzip_marcxml_and_zip_with_two_members(drops):
     assert drops.run().pages == 0
 
 
-def test_record_without_001_is_quarantined_and_the_rest_stored(drops):
+def test_record_without_001_is_kept_under_an_id_derived_from_its_content(drops):
     put(drops.folder, "export.mrc", mrc(marc_records(0, 5)) + NO_001)
     result = drops.run()
-    assert (result.counts.added, result.counts.quarantined) == (5, 1)
-    [bad] = drops.store.quarantined(LIB)
-    assert "export.mrc, record 6" in bad["reason"] and "no 001" in bad["reason"] and bad["size"] == len(NO_001)
-    assert drops.store.runs(LIB)[0]["quarantined"] == 1
+    assert (result.counts.added, result.counts.quarantined) == (6, 0)
+    [derived] = drops.store.derived_ids(LIB)
+    assert derived["identifier"].startswith("derived:") and derived["shared"] is None
+    assert derived["origin"] == "export.mrc, record 6" and drops.body(derived["identifier"]).body == NO_001
+    again = drops.run(full=True)  # the same file read again: the same id, nothing new
+    assert (again.counts.added, again.counts.unchanged, again.counts.deleted) == (0, 6, 0)
+    assert drops.store.derived_ids(LIB) == [derived]
 
 
 @pytest.fixture
@@ -264,5 +267,20 @@ def test_big_exports_are_stored_in_batches(drops, monkeypatch):
     monkeypatch.setattr(drops.store, "store_page", lambda *a, **k: pages.append(len(a[1])) or real_store_page(*a, **k))
     put(drops.folder, "export.mrc", mrc(marc_records(0, 15)) + NO_001 + mrc(marc_records(15, 10)))
     result = drops.run()
-    assert (result.counts.added, result.counts.quarantined) == (25, 1)
-    assert max(pages) <= 7 and sum(pages) == 25
+    assert (result.counts.added, result.counts.quarantined) == (26, 0)
+    assert max(pages) <= 7 and sum(pages) == 26
+
+
+def test_a_broken_marcxml_export_keeps_every_record_it_can_read(drops):
+    """Control characters left by a conversion, one broken record, a cut-off end: the rest is stored."""
+    records = [xml_of(r) for r in KOHA[:6]]
+    records[1] = records[1].replace(b"</controlfield>", b"\x02</controlfield>", 1)  # illegal in XML 1.0
+    records[3] = records[3].replace(b"</subfield>", b"<b></subfield>", 1)  # an unclosed tag
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><collection xmlns="http://www.loc.gov/MARC21/slim">'
+            + b"".join(records) + records[0][:200])  # and the file ends in the middle of a record
+    put(drops.folder, "export.xml", body, age=2 * 3600)  # long settled: this is the whole export
+    result = drops.run()
+    assert (result.outcome, result.counts.added, result.counts.quarantined) == ("ok", 5, 2)
+    reasons = [q["reason"] for q in drops.store.quarantined(LIB)]
+    assert any("not well-formed" in r for r in reasons) and any("cut off" in r for r in reasons), reasons
+    assert drops.run(full=True).counts.quarantined == 2 and len(drops.store.quarantined(LIB)) == 2

@@ -15,8 +15,9 @@ import pytest
 
 from normalizer import canonical_from_marc, iter_iso2709, iter_marcxml, normalize_isbn
 from normalizer.records import RejectedRecord, SourceContext
+from tests.conftest import THIRD_PARTY
 
-OL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "marc" / "openlibrary"
+OL = THIRD_PARTY / "openlibrary"
 CTX = SourceContext(library="ol", record_id="ol:1")
 
 _880 = "OpenLibrary prefers the 880 vernacular-script field; we keep 245/1XX/7XX (romanized) as catalogued"

@@ -1,4 +1,4 @@
-"""Every real OAI-PMH response in shared/data/oai is harvested correctly or rejected with a reason."""
+"""Every real OAI-PMH response in tests/data/third_party is harvested correctly or rejected with a reason."""
 import re
 from pathlib import Path
 
@@ -7,11 +7,12 @@ import pytest
 from config import load_config
 from harvester import RawStore, harvest_library
 from harvester.oai import HarvestError, parse_page
-from tests.conftest import SHARED_DATA, oai_library, write_config
+from tests.conftest import THIRD_PARTY, oai_library, write_config
 from tests.replay import ReplayServer
 
-OAI = SHARED_DATA / "oai"
-RESPONSES = sorted(p for p in OAI.rglob("*") if p.suffix in (".xml", ".html"))
+OAI = THIRD_PARTY
+OAI_ORIGINS = ("pyoai", "scythe_zenodo_cassettes", "sickle", "vufindharvest")
+RESPONSES = sorted(p for origin in OAI_ORIGINS for p in (OAI / origin).rglob("*") if p.suffix in (".xml", ".html"))
 CASSETTES = OAI / "scythe_zenodo_cassettes"
 
 

@@ -26,15 +26,17 @@ def test_repairs_warnings_and_quarantine_are_reported(tmp_path, api_server):
     run("harvest")
 
     text = run("quality").stdout
-    assert "3 records, 2 repaired" in text and "1 kept in quarantine by the harvester" in text
+    assert "4 records, 2 repaired" in text and "0 kept in quarantine by the harvester" in text
     assert "TCVN3" in text and "VNI" in text and "Truyện Kiều" in text
-    assert "ISBN # is not valid" in text and "no 001" in text
+    assert "ISBN # is not valid" in text
+    assert "Records without an id (kept under an id derived from their content): 1" in text
+    assert "libol-export.mrc, record 4" in text
 
     server = api_server(config_dir)
     report = server.get("/api/libraries/thcs-a/quality").json()
     conforms(report, "QualityReport")
     assert {r["code"]: r["count"] for r in report["repairs"]} == {"TCVN3": 1, "VNI": 1}
-    assert report["quarantined"]["count"] == 1
+    assert report["quarantined"]["count"] == 0 and report["derived_ids"]["count"] == 1
     # the repaired text is what patrons find, without diacritics too
     hits = server.get("/api/search", q="truyen kieu").json()["hits"]
     assert [h["title"] for h in hits] == ["Truyện Kiều"]

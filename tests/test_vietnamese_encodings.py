@@ -1,4 +1,4 @@
-"""Encoding repair against the reference data in shared/data/vietnamese: legacy bytes in, NFC out;
+"""Encoding repair against the reference data in tests/data/third_party/vietnamese: legacy bytes in, NFC out;
 valid Vietnamese left alone (apart from NFC) with no repair recorded."""
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from normalizer import normalize
 from normalizer.encodings import is_syllable, plausibility, repair_text
 from normalizer.records import SourceContext
 from normalizer.vn_tables import TCVN3, VNI
+from tests.conftest import THIRD_PARTY
 
-VN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vietnamese"
+VN = THIRD_PARTY / "vietnamese"
 DERIVED = VN / "derived"
 CTX = SourceContext(library="tv-cu", record_id="tv-cu:1")
 BINS = sorted(DERIVED.glob("*.bin"))
@@ -124,7 +125,7 @@ def test_mojibake_in_dublin_core():
 
 
 def test_layered_mojibake_in_a_real_record_is_peeled():
-    marc = VN.parent / "marc" / "recordmanager" / "marc-broken.xml"
+    marc = THIRD_PARTY / "recordmanager" / "marc-broken.xml"
     rec = normalize(marc.read_bytes(), "marcxml", CTX)
     assert rec.title.startswith("Metsätalous kaavoitusalueilla") and "metsänhoito" in rec.subjects
     assert {r["from"] for r in rec.repairs} == {"UTF-8 mojibake"}
@@ -147,7 +148,7 @@ def test_non_vietnamese_and_latin1_only_vietnamese_left_alone(text):
 
 
 def test_cyrillic_cp1251_record_is_not_taken_for_vietnamese():
-    rec = normalize((VN.parent / "marc" / "pymarc" / "1251.dat").read_bytes(), "iso2709", CTX)
+    rec = normalize((THIRD_PARTY / "pymarc" / "1251.dat").read_bytes(), "iso2709", CTX)
     assert rec.repairs == []
 
 

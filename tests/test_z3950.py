@@ -172,11 +172,38 @@ def test_vietnamese_search_is_folded_by_zebra(shared_zebra):
         conn.close()
 
 
-def test_record_without_identifier_is_quarantined_and_the_rest_goes_on(shared_zebra, catalogue, harvest):
-    result = harvest(library(shared_zebra.port, id_field="999c", batch_size=500))
+@pytest.mark.parametrize("id_field", ["999c", "999$c"])
+def test_a_record_without_the_id_field_falls_back_to_its_001(shared_zebra, catalogue, harvest, id_field):
+    result = harvest(library(shared_zebra.port, id_field=id_field, batch_size=500))
     assert result.outcome == "ok", result.error
-    assert (result.counts.added, result.counts.quarantined) == (len(catalogue) - 1, 1)
-    assert "without 999c identifier" in harvest.store.quarantined(SOURCE)[0]["reason"]
+    assert (result.counts.added, result.counts.quarantined) == (len(catalogue), 0)
+    first = next(iter(catalogue))  # the one record without 999 $c is stored under its 001
+    assert harvest.store.get(f"{SOURCE}:{first}") is not None
+    assert harvest.store.count(SOURCE) == len(catalogue) and harvest.store.derived_ids(SOURCE) == []
+
+
+def test_records_without_any_id_or_sharing_one_get_stable_derived_ids(tmp_path, catalogue):
+    """No 001 and no id field: the id comes from the content; a second, different record with an id already
+    seen in the result set gets one too; the same result set read again gives the same ids."""
+    def strip_001(iso: bytes) -> bytes:
+        record = pymarc.Record(iso, force_utf8=True)
+        record.remove_fields("001")
+        return record.as_marc()
+
+    isos = [iso for _, iso in list(catalogue.values())[:4]]
+    clash = pymarc.Record(isos[1], force_utf8=True)
+    clash["001"].data = pymarc.Record(isos[0], force_utf8=True)["001"].data
+    batch = [strip_001(isos[0]), isos[0], clash.as_marc(), strip_001(isos[3])]
+    runs = []
+    for _ in range(2):
+        harvester = z3950.Z3950Harvester(library(210), RawStore(tmp_path / "raw.db"), Settings(data_dir=tmp_path))
+        items, bad = harvester._items(batch, 0)
+        runs.append([item["identifier"] for item in items])
+        assert bad == []
+    ids = runs[0]
+    assert runs[0] == runs[1] and len(set(ids)) == 4
+    assert ids[0].startswith("derived:") and ids[3].startswith("derived:") and ids[1] == list(catalogue)[0]
+    assert ids[2].startswith(f"derived:{list(catalogue)[0]}:")
 
 
 @pytest.mark.parametrize("query", ['@attr 1=_ALLRECORDS @attr 2=103 ""', "cql.allRecords=1"])
@@ -197,7 +224,7 @@ def test_broken_records_are_quarantined_with_a_reason(tmp_path, catalogue):
     items, bad = harvester._items([good[:-40], None, b"garbage", list(catalogue.values())[3][1]], 200)
     assert [i["identifier"] for i in items] == [list(catalogue)[3]]
     reasons = [b["reason"] for b in bad]
-    assert reasons[0].startswith("result set position 201: broken record: the last record is truncated")
+    assert reasons[0].startswith("result set position 201: broken record: the record is truncated")
     assert "position 202: the server sent no record" in reasons[1]
     assert "position 203: broken record: no record length" in reasons[2]
 
@@ -297,8 +324,7 @@ def test_a_lost_connection_mid_harvest_is_resumed(own_zebra, catalogue, harvest,
     behind = reconciled(harvest, lib)
     assert not behind["ok"] and behind["gone_at_source"] == sorted(gone), behind["text"]
     assert (behind["source"], behind["raw"]) == (len(catalogue) - 3, len(catalogue))
-    assert ("3 harvested but no longer at the source (a full harvest finds the deletion: "
-            f"`unioncat harvest {SOURCE} --full`)") in behind["text"]
+    assert f"3 harvested but no longer at the source (run `unioncat harvest {SOURCE} --full`)" in behind["text"]
 
     monkeypatch.undo()
     again = harvest(lib)  # Z39.50 without incremental: every run is a complete listing

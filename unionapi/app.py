@@ -126,8 +126,9 @@ def create_app(services: Services, scheduler=None) -> Flask:
                         "protocol": library.protocol, "enabled": library.enabled,
                         "last_success": services.raw.last_success(library.id),
                         "last_failure": failure,
-                        "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error", "note")}
-                                     if runs else None),
+                        "last_run": ({k: runs[0][k] for k in ("started_at", "ended_at", "outcome", "error", "note",
+                                                              "warning")} if runs else None),
+                        "warning": services.raw.warning(library.id),
                         "next_run": upcoming.get(library.id),
                         "record_count": counts.get(library.id, 0)})
         return jsonify(libraries=out)

@@ -1,6 +1,8 @@
 """``unioncat check``: do the source, the raw store, the catalogue and the index agree, per library?
 
-A union catalogue is trusted only if its numbers add up; this says exactly where they do not.
+A union catalogue is trusted only if its numbers add up; this says exactly where they do not, and
+each difference comes with the command that repairs it (``advice``), so running what it prints
+and checking again gives "consistent".
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ def check_library(services, library) -> dict:
     try:
         at_source = source_identifiers(library, services.raw, services.config.settings)
         report["source"] = len(at_source)
-        report["not_harvested"] = sorted(at_source - raw)
+        unreadable = {q["identifier"] for q in services.raw.quarantined(library.id) if q["identifier"]}
+        report["quarantined_at_source"] = sorted((at_source - raw) & unreadable)
+        report["not_harvested"] = sorted(at_source - raw - unreadable)
         report["gone_at_source"] = sorted(raw - at_source)
     except HarvestError as exc:
         report["source"] = None
@@ -35,7 +39,38 @@ def check_library(services, library) -> dict:
     report["entries"], report["indexed_entries"] = entries, indexed
     report["ok"] = (report["source"] is not None and not report["not_harvested"] and not report["gone_at_source"]
                     and not report["not_in_catalogue"] and not report["deleted_but_catalogued"] and entries == indexed)
+    report["advice"] = _advice(services, library, report)
     return report
+
+
+def _advice(services, library, report: dict) -> dict[str, str]:
+    """For each kind of difference, the command that repairs it.
+
+    Records missing from the raw store or gone from the source need a complete listing (an
+    incremental one asks only for what changed); when the deletions exceed the library's
+    max_delete_ratio, the guard would refuse them again, so the command says --force, and
+    the check has just shown which records those are. The catalogue and index catch up with
+    `unioncat index` while the changes are still pending, and need --rebuild otherwise.
+    """
+    advice = {}
+    harvest = f"unioncat harvest {library.id} --full"
+    gone = report.get("gone_at_source") or []
+    if gone and len(gone) > float(library.options.get("max_delete_ratio", 0.2)) * max(1, report["raw"]):
+        harvest += " --force"
+    for key in ("not_harvested", "gone_at_source"):
+        if report.get(key):
+            advice[key] = harvest
+    cursor = services.catalogue.cursor()
+    for key in ("not_in_catalogue", "deleted_but_catalogued"):
+        if report.get(key):
+            ids = [f"{library.id}:{identifier}" for identifier in report[key][:500]]
+            pending = services.raw.db.execute(
+                f"SELECT count(*) FROM raw_records WHERE seq > ? AND id IN ({','.join('?' * len(ids))})",
+                (cursor, *ids)).fetchone()[0]
+            advice[key] = "unioncat index" if pending == len(ids) else "unioncat index --rebuild"
+    if report["indexed_entries"] is not None and report["entries"] != report["indexed_entries"]:
+        advice["index"] = "unioncat index" if services.catalogue.dirty_entries() else "unioncat index --rebuild"
+    return advice
 
 
 def format_check(report: dict) -> str:
@@ -44,22 +79,26 @@ def format_check(report: dict) -> str:
             f"entries {report['entries']}, indexed {_known(report['indexed_entries'])}: "
             + ("consistent" if report["ok"] else "DIFFERENCES"))
     lines = [head]
-    explain = {"not_harvested": "at the source but not harvested (run `unioncat harvest {library}`)",
-               "gone_at_source": "harvested but no longer at the source (a full harvest finds the deletion: "
-                                 "`unioncat harvest {library} --full`)",
-               "not_in_catalogue": "harvested but not normalized (run `unioncat index`)",
-               "deleted_but_catalogued": "deleted at the source but still in the catalogue (run `unioncat index`)"}
+    advice = report.get("advice") or {}
+    explain = {"not_harvested": "at the source but not harvested",
+               "gone_at_source": "harvested but no longer at the source",
+               "not_in_catalogue": "harvested but not normalized",
+               "deleted_but_catalogued": "deleted at the source but still in the catalogue"}
     for key, text in explain.items():
         if report.get(key):
             shown = ", ".join(report[key][:5]) + (" ..." if len(report[key]) > 5 else "")
-            lines.append(f"  {len(report[key])} {text.format(library=report['library'])}: {shown}")
+            lines.append(f"  {len(report[key])} {text} (run `{advice[key]}`): {shown}")
+    if report.get("quarantined_at_source"):
+        lines.append(f"  {len(report['quarantined_at_source'])} at the source but unreadable, kept in quarantine "
+                     f"(not a difference: the library must repair them; `unioncat quality {report['library']}` "
+                     "lists them)")
     if report.get("source_error"):
         lines.append(f"  the source could not be read: {report['source_error']}")
     if report.get("index_error"):
         lines.append(f"  the search index could not be read: {report['index_error']}")
     elif report["entries"] != report["indexed_entries"]:
         lines.append(f"  the index has {report['indexed_entries']} entries for this library, the catalogue "
-                     f"{report['entries']} (run `unioncat index`)")
+                     f"{report['entries']} (run `{advice['index']}`)")
     return "\n".join(lines)
 
 

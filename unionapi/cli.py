@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     harvest.add_argument("--no-index", action="store_true", help="only fill the raw store")
     harvest.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="when the library is already "
                          "being harvested (by another process), wait this long for it instead of refusing")
-    harvest.add_argument("--force", action="store_true", help="apply deletions found by a complete Z39.50 "
-                         "harvest or a replaced export file even when they exceed the library's max_delete_ratio")
+    harvest.add_argument("--force", action="store_true", help="apply deletions found by a complete listing "
+                         "(OAI-PMH or Z39.50 with --full, export files) even when they exceed the library's "
+                         "max_delete_ratio")
 
     index = commands.add_parser("index", help="normalize pending records and update the search index",
                                 description="Bring the catalogue and the index up to date with the raw store.")
@@ -265,19 +266,25 @@ def cmd_status(config, args) -> int:
     try:
         counts = services.catalogue.record_counts()
         upcoming = next_runs(config.settings.data_dir)
-        rows = [("LIBRARY", "LAST SUCCESS", "LAST ERROR", "NEXT RUN", "RECORDS")]
+        rows = [("LIBRARY", "LAST SUCCESS", "LAST ERROR", "NEXT RUN", "RECORDS", "WARNING")]
+        warnings = []
         for library in config.libraries.values():
             failure = services.raw.last_failure(library.id)
             success = services.raw.last_success(library.id)
+            warning = services.raw.warning(library.id)  # refused deletions: the runs are "ok", the data is not
             error = ""
             if failure and (not success or failure["at"] > success):
                 error = f"{failure['at']} {(failure['error'] or '')[:60]}"
+            if warning:
+                warnings.append(f"{library.id}: WARNING since {warning['at']}: {warning['message']}")
             rows.append((library.id, success or "never", error or "-",
                          upcoming.get(library.id, "-" if library.enabled else "disabled"),
-                         str(counts.get(library.id, 0))))
+                         str(counts.get(library.id, 0)), "deletions refused (below)" if warning else "-"))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if warnings:
+            print("\n" + "\n".join(warnings))
     finally:
         services.close()
     return 0

@@ -188,6 +188,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "q.count": ("Số lần", "Count"),
     "q.examples": ("Ví dụ", "Examples"),
     "q.none": ("Không có.", "None."),
+    "q.shared": ("Một số hiệu biểu ghi (001) dùng cho nhiều biểu ghi khác nhau — lỗi biên mục tại thư viện; "
+                 "mỗi biểu ghi được giữ với số hiệu suy ra từ nội dung",
+                 "One record id (001) given to several different records — a cataloguing error at the library; "
+                 "each record is kept under an id derived from its content"),
+    "q.shared_count": ("{records} biểu ghi", "{records} records"),
+    "q.derived": ("Biểu ghi không có số hiệu — được giữ với số hiệu suy ra từ nội dung",
+                  "Records without an id — kept under an id derived from their content"),
     "q.intro": ("Hãy sửa các biểu ghi này tại phần mềm của thư viện; lần thu thập sau sẽ cập nhật.",
                 "Fix these records in the library's own system; the next harvest picks the fix up."),
     "h.title": ("Tình trạng thu thập", "Harvest status"),
@@ -204,6 +211,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "outcome.ok": ("thành công", "ok"),
     "outcome.running": ("đang chạy", "running"),
     "outcome.failed": ("lỗi", "failed"),
+    "outcome.warning": ("cảnh báo", "warning"),
     "not_found": ("Không tìm thấy trang", "Page not found"),
     "yes": ("có", "yes"),
     "no": ("không", "no"),

@@ -499,6 +499,7 @@ def pages_blueprint(services) -> Blueprint:
         for library in libraries().values():
             last = services.raw.runs(library.id, limit=1)
             rows.append({"library": library, "last": last[0] if last else None,
+                         "warning": services.raw.warning(library.id),
                          "success": services.raw.last_success(library.id), "next": upcoming.get(library.id)})
         return render_template("harvest.html", rows=rows, runs=services.raw.runs(limit=30),
                                messages=get_flashed_messages(True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -52,6 +53,7 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
     log.info("normalizing %d changed records%s", pending, f" in {workers} processes" if parallel else "")
     started = time.monotonic()
     batches = _batches(config, raw.changes_since(cursor))
+    logged: set[str] = set()  # normalizer errors whose traceback is already in the log
     with process_pool(workers) if parallel else nullcontext() as pool:
         for outcomes, last_seq in (in_order(pool, _normalize_batch, batches, 2 * workers) if pool
                                    else map(_normalize_batch, batches)):
@@ -62,6 +64,9 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
                 elif kind == "deleted":
                     deletions.append(item[0])
                 else:
+                    if kind == "failed":
+                        _log_failure(item[0], item[4], item[5], logged)
+                        item = item[:4]
                     rejections.append(tuple(item))
                     if len(report.reasons) < 5:
                         report.reasons.append(f"{item[0]}: {item[3]}")
@@ -80,7 +85,9 @@ def _batches(config: Config, changes) -> Iterator[tuple[list[tuple], int]]:
     for record in changes:
         library = config.libraries.get(record.source)
         batch.append((record.id, record.source, record.format, record.body, record.deleted, record.seq,
-                      dict(library.branches) if library else {}))
+                      dict(library.branches) if library else {},
+                      library.options.get("dc_creators", "auto") if library else "auto",
+                      library.marc_flavour if library else "auto"))
         if len(batch) >= BATCH:
             yield batch, record.seq
             batch = []
@@ -91,16 +98,36 @@ def _batches(config: Config, changes) -> Iterator[tuple[list[tuple], int]]:
 def _normalize_batch(batch_and_seq: tuple[list[tuple], int]) -> tuple[list[tuple], int]:
     batch, last_seq = batch_and_seq
     outcomes = []
-    for record_id, source, fmt, body, deleted, seq, branch_map in batch:
+    failures = set()  # a traceback crosses back once per distinct error in a batch
+    for record_id, source, fmt, body, deleted, seq, branch_map, dc_creators, marc_flavour in batch:
         if deleted:
             outcomes.append(("deleted", record_id))
             continue
         try:
-            record = normalize(body, fmt, SourceContext(library=source, record_id=record_id, branch_map=branch_map))
+            record = normalize(body, fmt, SourceContext(library=source, record_id=record_id, branch_map=branch_map,
+                                                        dc_creators=dc_creators, marc_flavour=marc_flavour))
             outcomes.append(("record", record, seq))
         except RejectedRecord as exc:
             outcomes.append(("rejected", record_id, source, seq, exc.reason))
+        except Exception as exc:  # noqa: BLE001 - one record must never stop the network (issue 17)
+            # A normalizer bug: the record is rejected with a reason a person can read, and the traceback
+            # goes back as text (this may run in a worker process) to be logged once per distinct error.
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            key = f"{type(exc).__name__} at {where.filename}:{where.lineno}"
+            message = " ".join(str(exc).split())[:160] or "no message"
+            outcomes.append(("failed", record_id, source, seq,
+                             f"the normalizer failed on this record ({type(exc).__name__}: {message}); please report it",
+                             key, None if key in failures else traceback.format_exc()))
+            failures.add(key)
     return outcomes, last_seq
+
+
+def _log_failure(record_id: str, key: str, text: str, logged: set) -> None:
+    """A normalizer bug's traceback, logged once per distinct error (type and place), not per record."""
+    if key not in logged and text is not None:
+        logged.add(key)
+        log.error("the normalizer failed on %s (%s; other records failing the same way are rejected without "
+                  "this traceback):\n%s", record_id, key, text.rstrip())
 
 
 def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:

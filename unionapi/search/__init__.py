@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from normalizer.names import corporate_key, is_vietnamese_name, person_key
 from normalizer.records import AVAILABLE, CanonicalRecord
 from normalizer.text import exact, fold
 
@@ -53,13 +54,48 @@ class SearchResult:
     facets: dict[str, list[dict]]  # name -> [{"value": ..., "count": n}]
 
 
+def well_cased(text: str) -> bool:
+    """Not a title typed in capitals ("TRUYỆN KIỀU", as some school catalogues do) nor all in lower case."""
+    cased = [c for c in text if c.isupper() or c.islower()]
+    return len(cased) < 4 or (any(c.islower() for c in cased) and any(c.isupper() for c in cased))
+
+
+def _quality(record: CanonicalRecord) -> tuple:
+    """How well a record can speak for its entry, best first when sorted: a title in proper case, then
+    MARC over Dublin Core, then the fuller description; the record id settles ties (deterministic)."""
+    filled = sum(bool(v) for v in (record.title, record.authors, record.isbns, record.publisher, record.year,
+                                   record.subjects, record.extent, record.edition, record.place,
+                                   record.responsibility, record.series))
+    return (not well_cased(record.title), record.format == "oai_dc", -filled, record.record_id)
+
+
+def by_quality(members: list[CanonicalRecord]) -> list[CanonicalRecord]:
+    """The members of an entry, the one that shows it first (see _quality)."""
+    return sorted(members, key=_quality)
+
+
 def representative(members: list[CanonicalRecord]) -> CanonicalRecord:
-    """The member whose description is fullest speaks for the entry (MARC over Dublin Core)."""
-    def richness(record: CanonicalRecord) -> tuple:
-        filled = sum(bool(v) for v in (record.title, record.authors, record.isbns, record.publisher,
-                                       record.year, record.subjects, record.extent, record.edition))
-        return (record.format != "oai_dc", filled, -len(record.record_id))
-    return max(members, key=richness)
+    """The member whose description speaks for the entry: its title, publisher, edition ... are shown."""
+    return min(members, key=_quality)
+
+
+def _name_key(author) -> str:
+    return (person_key(author.name) if author.kind == "person" else corporate_key(author.name)) or exact(author.name)
+
+
+def display_authors(ordered: list[CanonicalRecord]) -> list[str]:
+    """Each author once: names sharing a key ("Nguyễn Du", "Nguyễn, Du", "NGUYỄN DU") are one, shown
+    as the best record writes it, unless another writes it in proper case, or a Vietnamese name in
+    its own order (not inverted with a comma)."""
+    forms: dict[str, list[tuple]] = {}
+    for rank, member in enumerate(ordered):
+        for author in member.authors:
+            name = author.name
+            if not name:
+                continue
+            inverted = "," in name and is_vietnamese_name(name)
+            forms.setdefault(_name_key(author), []).append((not well_cased(name), inverted, rank, name))
+    return [min(candidates)[3] for candidates in forms.values()]
 
 
 def _unique(values):
@@ -71,16 +107,26 @@ def _unique(values):
     return out
 
 
+def _unique_by(key, values) -> list:
+    seen, out = set(), []
+    for value in values:
+        k = key(value) if value else None
+        if k and k not in seen:
+            seen.add(k)
+            out.append(value)
+    return out
+
+
 def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
     """What every engine indexes for one union entry: summary fields plus searchable text."""
-    best = representative(members)
-    ordered = [best] + [m for m in members if m is not best]
-    authors = _unique(a.name for m in ordered for a in m.authors)
+    ordered = by_quality(members)
+    best = ordered[0]
+    authors = display_authors(ordered)
     subjects = _unique(s for m in ordered for s in m.subjects)
     libraries = sorted({h.library for m in members for h in m.holdings} | {m.library for m in members})
     available = sorted({h.library for m in members for h in m.holdings if h.status == AVAILABLE})
     year = best.year if best.year is not None else next((m.year for m in ordered if m.year is not None), None)
-    titles = _unique(m.title for m in ordered)
+    titles = _unique_by(lambda t: " ".join(words(exact(t))), (m.title for m in ordered))  # "TRUYỆN KIỀU" once
     # one row per distinct (library, branch, call number, status): cluster engines index them as nested
     # objects, so "available at branch X" matches a copy that is both at X and available
     holdings = [dict(zip(("library", "branch", "call_number", "status"), row)) for row in _unique(
@@ -95,7 +141,7 @@ def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
         "titles": titles,
         "authors": authors,
         "subjects": subjects,
-        "publisher": best.publisher,
+        "publisher": best.publisher or next((m.publisher for m in ordered if m.publisher), None),
         "year": year,
         "languages": _unique(lang for m in ordered for lang in m.languages),
         "material_type": best.material_type,
