@@ -530,7 +530,8 @@ def write_config(config_dir: Path, data_dir: Path, libs: list[Lib], endpoints: d
     config_dir.mkdir(parents=True, exist_ok=True)
     settings = {"data_dir": str(data_dir), "search": {"engine": "embedded"},
                 "api": {"host": "127.0.0.1", "port": 8080, "max_page_size": 100, "tokens": []},
-                "harvest": {"max_retries": 5, "backoff_s": 2, "max_pages": 100000},
+                "harvest": {"max_retries": 5, "backoff_s": 2, "max_pages": 100000,
+                            "allow_private_addresses": True},  # the bench's providers are on 127.0.0.1
                 "scheduler": {"max_parallel_harvests": workers}}
     entries = []
     for lib in libs:

@@ -5,6 +5,7 @@ was expected, so the IT person can fix it without reading code.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 # Fields each protocol accepts besides the common ones; "*" marks required.
 PROTOCOL_FIELDS: dict[str, dict[str, bool]] = {
     "oai": {"endpoint": True, "metadata_prefix": True, "set": False, "record_format": False,
-            "max_delete_ratio": False, "dc_creators": False},
+            "max_delete_ratio": False, "dc_creators": False, "max_pages": False},
     # Z39.50 (or SRU through the same client): Koha answers through Zebra, database "biblios"
     "z3950": {"host": True, "port": True, "database": True, "syntax": False, "element_set": False,
               "query": False, "batch_size": False, "user": False, "password": False, "transport": False,
@@ -84,6 +85,12 @@ class Settings:
     harvest_max_retries: int = 5
     harvest_backoff_s: float = 2.0
     harvest_max_pages: int = 100_000  # guard against a provider that never stops
+    harvest_allow_private_addresses: bool = False  # loopback/private servers (a private network; demo, tests)
+    harvest_request_deadline_s: float = 300.0  # one request: connect + the whole body
+    harvest_run_deadline_s: float = 4 * 3600.0  # one harvest run
+    harvest_max_response_mb: float = 32.0  # one OAI-PMH page, as received and as unpacked
+    harvest_max_record_mb: float = 5.0  # one record
+    harvest_max_file_mb: float = 256.0  # one export drop (downloaded, or unpacked from .gz/.zip)
     api_tokens: tuple[tuple[str, str], ...] = ()  # (who, sha256 of the token): write access to the API
     max_parallel_harvests: int = 2
     misfire_grace_s: int = 6 * 3600  # a harvest missed while the machine was off still runs (once) this late
@@ -171,6 +178,14 @@ def load_settings(path: Path) -> Settings:
             harvest_max_retries=int(harvest.get("max_retries", 5)),
             harvest_backoff_s=float(harvest.get("backoff_s", 2.0)),
             harvest_max_pages=int(harvest.get("max_pages", 100_000)),
+            harvest_allow_private_addresses=_flag(path, "harvest.allow_private_addresses",
+                                                  harvest.get("allow_private_addresses", False)),
+            harvest_request_deadline_s=_positive(path, "harvest.request_deadline_s",
+                                                 harvest.get("request_deadline_s", 300)),
+            harvest_run_deadline_s=_positive(path, "harvest.run_deadline_s", harvest.get("run_deadline_s", 4 * 3600)),
+            harvest_max_response_mb=_positive(path, "harvest.max_response_mb", harvest.get("max_response_mb", 32)),
+            harvest_max_record_mb=_positive(path, "harvest.max_record_mb", harvest.get("max_record_mb", 5)),
+            harvest_max_file_mb=_positive(path, "harvest.max_file_mb", harvest.get("max_file_mb", 256)),
             api_tokens=_tokens(path, api.get("tokens") or []),
             max_parallel_harvests=max(1, int(scheduler.get("max_parallel_harvests", 2))),
             misfire_grace_s=int(scheduler.get("misfire_grace_s", 6 * 3600)),
@@ -178,6 +193,52 @@ def load_settings(path: Path) -> Settings:
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
+
+
+def _flag(path: Path, name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: setting '{name}': expected true or false; got {value!r}")
+    return value
+
+
+def _positive(path: Path, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{path}: setting '{name}': expected a positive number; got {value!r}")
+    return float(value)
+
+
+def http_url_problem(value) -> str | None:
+    """Why a value is not a usable http(s) URL (None when it is): checked fully at load, not at 2 a.m."""
+    from urllib.parse import urlsplit
+    if not isinstance(value, str) or value != value.strip() or any(c.isspace() or ord(c) < 32 for c in value):
+        return "an http:// or https:// URL without spaces"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"an http:// or https:// URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "an http:// or https:// URL"
+    host = parts.hostname or ""
+    if not host:
+        return "an http:// or https:// URL with a host name"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return "an http:// or https:// URL whose host is a name or an IP address"
+    elif not all(re.fullmatch(r"[\w-]{1,63}", label) for label in host.removesuffix(".").split(".")):
+        return "an http:// or https:// URL whose host is a name or an IP address"
+    import httpx
+    try:
+        httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        return f"an http:// or https:// URL ({exc})"
+    if port == 0:
+        return "an http:// or https:// URL with a port from 1 to 65535"
+    if parts.fragment:
+        return "an http:// or https:// URL without a #fragment"
+    return None
 
 
 def _tokens(path: Path, entries) -> tuple[tuple[str, str], ...]:
@@ -252,8 +313,8 @@ def _library(path: Path, position: int, entry: Any) -> Library:
     branches = entry.get("branches") or {}
     if not isinstance(branches, dict) or not all(isinstance(v, str) for v in branches.values()):
         raise fail("branches", "a mapping of branch code to branch name, e.g. {TRUNGTAM: Trụ sở chính}")
-    if protocol == "oai" and not str(entry["endpoint"]).startswith(("http://", "https://")):
-        raise fail("endpoint", "an http:// or https:// URL of the OAI-PMH base URL")
+    if protocol == "oai" and http_url_problem(entry["endpoint"]):
+        raise fail("endpoint", http_url_problem(entry["endpoint"]) + " of the OAI-PMH base URL")
     record_format = entry.get("record_format")
     if protocol == "oai" and record_format is None:
         record_format = OAI_FORMATS.get(entry["metadata_prefix"])
@@ -314,7 +375,10 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
         creators = entry.get("dc_creators", "auto")
         if creators not in ("auto", "person", "corporate"):
             raise fail("dc_creators", "auto (tell people and bodies apart by the name), person or corporate")
-        return {"max_delete_ratio": ratio, "dc_creators": creators}
+        max_pages = entry.get("max_pages")
+        if max_pages is not None and (isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1):
+            raise fail("max_pages", "a number of pages, at least 1 (a listing longer than this is stopped)")
+        return {"max_delete_ratio": ratio, "dc_creators": creators, "max_pages": max_pages}
     options = {**(Z3950_DEFAULTS if protocol == "z3950" else FILE_DEFAULTS),
                **{k: v for k, v in entry.items() if k in PROTOCOL_FIELDS[protocol]}}
     ratio = options["max_delete_ratio"]
@@ -340,8 +404,8 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
     else:
         if bool(options.get("path")) == bool(options.get("url")):
             raise fail("path", "either 'path' (a folder) or 'url' (http:// or https://), not both")
-        if options.get("url") and not str(options["url"]).startswith(("http://", "https://")):
-            raise fail("url", "an http:// or https:// URL")
+        if options.get("url") and http_url_problem(options["url"]):
+            raise fail("url", http_url_problem(options["url"]))
         if options.get("record_format") not in (None, "iso2709", "marcxml"):
             raise fail("record_format", "iso2709 or marcxml (default: from each file's name and content)")
         if options["snapshot"] not in ("union", "latest"):

@@ -22,7 +22,6 @@ Both go through the same mass-deletion guard as RawStore.reconcile.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import logging
@@ -39,13 +38,13 @@ from typing import Iterator
 from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
-import requests
 
 from config import Library, Settings
 from harvester.marcbytes import (MarcBytesError, RecordIds, is_truncated, iso2709_fields, iso2709_identifier,
                                  iso2709_problem, marcxml_cut_off, marcxml_problem, marcxml_records,
                                  split_iso2709)
-from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore, content_hash
+from harvester.http import FetchError, Fetched, HarvestClient
+from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore, content_hash, unexpected
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -59,7 +58,13 @@ _XML_005 = re.compile(rb'<(?:\w+:)?controlfield[^>]*\btag="005"[^>]*>\s*([0-9.]+
 
 
 class FileProblem(Exception):
-    """This file cannot be processed now (incomplete or damaged); the message says why, for a person."""
+    """This file cannot be processed now (incomplete or damaged); the message says why, for a person.
+
+    ``keep``: bytes to keep in quarantine with the reason (over a size cap), None when it is only waited for."""
+
+    def __init__(self, message: str, keep: bytes | None = None):
+        super().__init__(message)
+        self.keep = keep
 
 
 def is_export(name: str) -> bool:
@@ -74,7 +79,7 @@ def is_export(name: str) -> bool:
 class Drop:
     name: str  # path relative to the folder, or file name in the listing: the key of the file ledger
     where: str  # full path or URL
-    response: requests.Response | None = None  # a single-file URL is downloaded while listing
+    response: Fetched | None = None  # a single-file URL is downloaded while listing
 
 
 @dataclass
@@ -106,8 +111,10 @@ class FileDropHarvester:
         self.settle_s = float(self.options.get("settle_s", 5.0))
         self.id_field = self.options.get("id_field", "001")
         self.snapshot = self.options.get("snapshot", "union")
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "unioncat harvester"
+        self.max_file = int(settings.harvest_max_file_mb * 1024 * 1024)
+        self.max_record = int(settings.harvest_max_record_mb * 1024 * 1024)
+        self.http = HarvestClient(settings, library.timeout_s, max_mb=settings.harvest_max_file_mb, sleep=sleep,
+                                  fail_fast=store.last_success(library.id) is None)
 
     def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
         """Process new or changed exports (every current one when ``full``); ``force`` lifts the deletion guard."""
@@ -136,6 +143,8 @@ class FileDropHarvester:
                 except FileProblem as exc:
                     log.warning("%s: %s not processed: %s", library.id, drop.name, exc)
                     notes.append(f"{drop.name} not processed: {exc}")
+                    if exc.keep is not None:  # over a size cap: kept (its first bytes) in quarantine, with the reason
+                        store.quarantine(library.id, None, f"{drop.name}: {exc}", exc.keep or None)
                     continue
                 result.pages += 1
             if self.snapshot == "latest":
@@ -147,11 +156,16 @@ class FileDropHarvester:
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
+            result.detail = getattr(exc, "detail", None)
             log.error("%s: harvest failed: %s", library.id, exc)
+        except Exception as exc:  # noqa: BLE001 (whatever happens, the run says why it failed)
+            result.error = unexpected(exc)
+            log.exception("%s: harvest failed: %s", library.id, result.error)
         finally:
+            self.http.close()
             result.note = "; ".join(notes) or None
             store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note,
-                             result.warning)
+                             result.warning, result.detail)
         c = result.counts
         if result.outcome == "ok":
             log.info("%s: harvest done: %d file(s), %d added, %d updated, %d deleted, %d unchanged, %d quarantined%s",
@@ -162,6 +176,12 @@ class FileDropHarvester:
     def identifiers(self) -> set[str]:
         """Every identifier the harvest would give the records of the current exports (for `unioncat check`)."""
         found: set[str] = set()
+        try:
+            return self._identifiers(found)
+        finally:
+            self.http.close()
+
+    def _identifiers(self, found: set[str]) -> set[str]:
         for drop in self._catalogue_files(self._list()):
             try:
                 data, mtime = self._load(drop)
@@ -216,8 +236,9 @@ class FileDropHarvester:
             return self._read_settled(Path(drop.where))
         try:
             response = drop.response or self._get(drop.where)
-        except HarvestError as exc:
-            raise FileProblem(f"could not be downloaded: {exc}") from None
+        except FetchError as exc:
+            raise FileProblem(f"could not be downloaded: {exc}",
+                              keep=(exc.body or b"") if exc.kind == "too_large" else None) from None
         modified = _http_time(response.headers.get("Last-Modified"))
         if modified is not None:
             self._check_settled((_http_time(response.headers.get("Date")) or time.time()) - modified)
@@ -227,6 +248,9 @@ class FileDropHarvester:
         try:
             before = path.stat()
             self._check_settled(time.time() - before.st_mtime)
+            if before.st_size > self.max_file:
+                raise FileProblem(f"it is {before.st_size / 1024 / 1024:.0f} MB, more than {_mb(self.max_file)} "
+                                  "(harvest.max_file_mb)", keep=b"")
             data = path.read_bytes()
             after = path.stat()
         except OSError as exc:
@@ -241,26 +265,9 @@ class FileDropHarvester:
             raise FileProblem(f"still being written (last changed {age:.0f} s ago); it is read once it has "
                               f"not changed for {self.settle_s:g} s")
 
-    def _get(self, url: str) -> requests.Response:
-        """GET with retries and exponential backoff for network failures and 5xx/429; 4xx fails at once."""
-        tries = self.settings.harvest_max_retries + 1
-        for attempt in range(tries):
-            try:
-                response = self.session.get(url, timeout=self.library.timeout_s)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"cannot reach {url}: {exc.__class__.__name__}: {exc}"
-            else:
-                if response.status_code < 400:
-                    return response
-                problem = f"HTTP {response.status_code} from {url}"
-                if response.status_code < 500 and response.status_code != 429:
-                    raise HarvestError(problem)
-            if attempt + 1 < tries:
-                wait = self.settings.harvest_backoff_s * 2 ** attempt
-                log.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", self.library.id, problem, wait,
-                            attempt + 1, tries - 1)
-                self.sleep(wait)
-        raise HarvestError(f"{problem}; gave up after {tries} attempts")
+    def _get(self, url: str) -> Fetched:
+        """GET through the harvest's HTTP client: retries for network failures and 5xx/429, 4xx fails at once."""
+        return self.http.request(url)
 
     # -- one file -----------------------------------------------------------------------------------
     def _read(self, name: str, data: bytes, mtime: float | None) -> Iterator[Read]:
@@ -271,7 +278,7 @@ class FileDropHarvester:
         different records share; the second gives each record its id (RecordIds).
         """
         members, counted = [], Counter()
-        for member, raw in _unpack(name, data):
+        for member, raw in _unpack(name, data, self.max_file):
             fmt = self.library.record_format or _sniff_format(raw)
             bad, last = set(), None
             wait = TRUNCATED_WAIT * self.settle_s
@@ -282,7 +289,7 @@ class FileDropHarvester:
             try:
                 for number, (body, identifier) in enumerate(_records(fmt, raw, self.id_field), start=1):
                     last = body
-                    if _problem(fmt, body, identifier):
+                    if self._problem(fmt, body, identifier):
                         bad.add(number)
                     elif identifier is not None:
                         counted[identifier] += 1
@@ -297,12 +304,19 @@ class FileDropHarvester:
         for member, fmt, raw, bad in members:
             for number, (body, identifier) in enumerate(_records(fmt, raw, self.id_field), start=1):
                 if number in bad:
-                    yield Read(member, fmt, number, body, identifier, None, _problem(fmt, body, identifier))
+                    yield Read(member, fmt, number, body[:64 * 1024], identifier, None,
+                               self._problem(fmt, body, identifier))
                     continue
                 identifier, derived = ids(body, fmt, identifier)
                 if derived is not None:
                     derived["origin"] = f"{member}, record {number}"
                 yield Read(member, fmt, number, body, identifier, derived, None)
+
+    def _problem(self, fmt: str, body: bytes, identifier: str | None) -> str | None:
+        if len(body) > self.max_record:
+            return (f"the record is {len(body) / 1024 / 1024:.1f} MB, more than {_mb(self.max_record)} "
+                    "(harvest.max_record_mb); its first 64 KB are kept here")
+        return _problem(fmt, body, identifier)
 
     def _process(self, name: str, data: bytes, digest: str, mtime: float | None, result: HarvestResult) -> Processed:
         """Store every record of one file in batches; a record with the same bytes as stored costs nothing."""
@@ -414,24 +428,60 @@ class FileDropHarvester:
 
 
 # -- bytes --------------------------------------------------------------------------------------------
-def _unpack(name: str, data: bytes) -> list[tuple[str, bytes]]:
-    """(name, bytes) of each export inside, by magic number: servers and copy tools mangle extensions."""
+def _unpack(name: str, data: bytes, cap: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each export inside, by magic number: servers and copy tools mangle extensions.
+
+    What is unpacked stays under ``cap`` bytes in all (harvest.max_file_mb): a packed bomb stops there."""
     if data[:2] == b"\x1f\x8b":
-        try:
-            return [(name, gzip.decompress(data))]
-        except (OSError, EOFError, zlib.error) as exc:
-            raise FileProblem(f"the gzip file is damaged or incomplete ({exc}); it may still be being written") from None
+        return [(name, _gunzip(data, cap))]
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        members, room = [], cap
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                members = [found for info in archive.infolist() if _wanted_member(info)
-                           for found in _unpack(f"{name}/{info.filename}", archive.read(info))]
+                for info in archive.infolist():
+                    if not _wanted_member(info):
+                        continue
+                    if info.file_size > room:
+                        raise FileProblem(f"{info.filename} unpacks to more than {_mb(cap)} (harvest.max_file_mb)",
+                                          keep=b"")
+                    with archive.open(info) as member:
+                        content = member.read(room + 1)  # the size in the archive may lie
+                    if len(content) > room:
+                        raise FileProblem(f"{info.filename} unpacks to more than {_mb(cap)} (harvest.max_file_mb)",
+                                          keep=b"")
+                    for found in _unpack(f"{name}/{info.filename}", content, room):
+                        members.append(found)
+                        room -= len(found[1])
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
             raise FileProblem(f"the zip archive cannot be read ({exc}); it may still be being written") from None
         if not members:
             raise FileProblem("the zip archive holds no MARC export (.mrc, .iso, .marc, .dat, .xml)")
         return members
     return [(name, data)]
+
+
+def _gunzip(data: bytes, cap: int) -> bytes:
+    """gzip unpacked in steps, stopping as soon as it passes ``cap`` (a 1 MB file can hold 1 GB of zeros)."""
+    out, pending = bytearray(), data
+    try:
+        while pending:
+            unpacker = zlib.decompressobj(31)
+            out += unpacker.decompress(pending, cap - len(out) + 1)
+            while unpacker.unconsumed_tail and len(out) <= cap:
+                out += unpacker.decompress(unpacker.unconsumed_tail, cap - len(out) + 1)
+            if len(out) > cap:
+                raise FileProblem(f"the gzip file unpacks to more than {_mb(cap)} (harvest.max_file_mb); it was not "
+                                  "unpacked further", keep=b"")
+            if not unpacker.eof:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            pending = unpacker.unused_data.lstrip(b"\0")  # concatenated gzip members
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileProblem(f"the gzip file is damaged or incomplete ({exc}); it may still be being written") from None
+    return bytes(out)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
 
 
 def _wanted_member(info: zipfile.ZipInfo) -> bool:
@@ -517,7 +567,7 @@ def _http_time(value: str | None) -> float | None:
         return None
 
 
-def _listing_links(response: requests.Response) -> list[tuple[str, str]]:
+def _listing_links(response: Fetched) -> list[tuple[str, str]]:
     """Export files linked from an Apache/nginx autoindex page (not its sort links or parent folder)."""
     base = response.url if response.url.endswith("/") else response.url.rsplit("/", 1)[0] + "/"
     links = {}

@@ -1,25 +1,27 @@
 """OAI-PMH harvesting: page by page, checkpointed, incremental from the server's own clock.
 
-sickle builds and sends the requests; this module adds what a nightly harvest of small library
-servers needs: retries with backoff (and ``Retry-After``), OAI errors read from 4xx/5xx bodies,
-illegal XML characters stripped, a checkpoint saved with every stored page, and a restart of the
-listing when a server forgets a resumption token.
+sickle keeps the protocol layer; its requests go through the harvest's one HTTP client
+(harvester.http: addresses, redirects, deadlines, size caps). This module adds what a nightly
+harvest of small library servers needs: retries with backoff (and ``Retry-After``), OAI errors read
+from 4xx/5xx bodies, illegal XML characters stripped, a checkpoint saved with every stored page, a
+restart of the listing when a server forgets a resumption token, and a page cap in proportion to
+what the server says it holds.
 """
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
-import requests
 from lxml import etree
 from sickle import Sickle
 from sickle.response import OAIResponse
 
 from config import Library, Settings
-from harvester.rawstore import HarvestError, HarvestResult, RawStore
+from harvester.http import FetchError, HarvestClient, excerpt
+from harvester.rawstore import HarvestError, HarvestResult, RawStore, unexpected
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -27,7 +29,7 @@ log = logging.getLogger("unioncat.harvest")
 _ILLEGAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 _ILLEGAL_REFS = re.compile(rb"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=False)
-_MAX_RETRY_AFTER_S = 600
+_LOOPING_PAGES = 3  # pages in a row that list only records this listing already sent: the server is looping
 
 
 @dataclass
@@ -48,25 +50,26 @@ def strip_illegal_xml(data: bytes) -> tuple[bytes, int]:
     return cleaned, n1 + n2
 
 
-def parse_page(data: bytes, record_format: str) -> Page:
-    """Read one OAI-PMH response. Raises HarvestError when it is not OAI-PMH XML at all."""
+def parse_page(data: bytes, record_format: str, max_record_bytes: int | None = None) -> Page:
+    """Read one OAI-PMH response. Raises HarvestError when it is not OAI-PMH XML at all.
+
+    A record larger than ``max_record_bytes`` is kept in quarantine (its first bytes) with the reason."""
     cleaned, _ = strip_illegal_xml(data)
     try:
         root = etree.fromstring(cleaned, _PARSER)
     except etree.XMLSyntaxError as exc:
         hint = " (the server sent an HTML page, not OAI-PMH XML)" if b"<html" in data[:2000].lower() else ""
-        raise HarvestError(f"the response is not well-formed XML{hint}: {exc}") from None
+        raise HarvestError(f"the response is not well-formed XML{hint} ({_short(exc)})") from None
     name = etree.QName(root).localname
-    if name.lower() == "html":
-        title = " ".join(root.xpath("string(//*[local-name()='title'])").split())
-        raise HarvestError(f"the server sent an HTML page, not OAI-PMH XML (page title: {title!r})")
+    if name.lower() == "html":  # (what the page says is the server's text: never in the public reason)
+        raise HarvestError("the server sent an HTML page, not OAI-PMH XML")
     if name != "OAI-PMH":
         raise HarvestError(f"the response is XML but not OAI-PMH (root element <{name}>)")
     page = Page(response_date=_text(root.find("{*}responseDate")), records=[], bad=[], token=None)
     error = root.find("{*}error")
     if error is not None:
         page.error_code = error.get("code", "unknown")
-        page.error_text = (error.text or "").strip()
+        page.error_text = " ".join((error.text or "").split())[:200]  # the server's words: kept short
         return page
     verb = next((child for child in root  # (comments and processing instructions are children too)
                  if isinstance(child.tag, str) and etree.QName(child).localname in ("ListRecords", "GetRecord")), None)
@@ -74,6 +77,11 @@ def parse_page(data: bytes, record_format: str) -> Page:
         raise HarvestError("the OAI-PMH response holds neither records nor an error")
     for record in verb.iterfind("{*}record"):
         item = _record_item(record, record_format)
+        if max_record_bytes and item.get("body") and len(item["body"]) > max_record_bytes:
+            item = {"identifier": item["identifier"], "body": item["body"][:64 * 1024],
+                    "reason": f"the record is {len(item['body']) / 1024 / 1024:.1f} MB, more than "
+                              f"{max_record_bytes / 1024 / 1024:g} MB (harvest.max_record_mb); its first 64 KB "
+                              "are kept here"}
         (page.bad if "reason" in item else page.records).append(item)
     token = verb.find("{*}resumptionToken")
     if token is not None:
@@ -112,11 +120,16 @@ def _read_response(verb: str, data: bytes):
     try:
         root = etree.fromstring(cleaned, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise HarvestError(f"{verb}: the response is not well-formed XML: {exc}") from None
+        raise HarvestError(f"{verb}: the response is not well-formed XML ({_short(exc)})") from None
     error = root.find("{*}error")
     if error is None:
         return root, None
-    return root, f"{error.get('code')}: {(error.text or '').strip()}"
+    return root, f"{error.get('code')}: {' '.join((error.text or '').split())[:200]}"
+
+
+def _short(exc: Exception) -> str:
+    """lxml's message without the document text it may quote."""
+    return " ".join(str(exc).split())[:120]
 
 
 def _text(element) -> str | None:
@@ -131,43 +144,23 @@ def truncate_to_granularity(stamp: str, granularity: str | None) -> str:
 
 
 class PatientSickle(Sickle):
-    """sickle with the retry policy a small library server needs, returning OAI errors as pages."""
+    """sickle whose requests go through the harvest's HTTP client and its retry policy; OAI errors come
+    back as pages (they arrive in 4xx/5xx bodies too), other HTTP errors as a named HarvestError."""
 
-    def __init__(self, endpoint: str, timeout: float, max_retries: int, backoff_s: float, sleep=time.sleep):
-        super().__init__(endpoint, timeout=timeout, headers={"User-Agent": "unioncat harvester"})
-        self.max_retries, self.backoff_s, self.sleep = max_retries, backoff_s, sleep
+    def __init__(self, endpoint: str, client: HarvestClient):
+        super().__init__(endpoint)
+        self.client = client
+
+    def _request(self, kwargs):  # sickle's own entry point (its iterators call it)
+        return self.client.get(self.endpoint, kwargs)
 
     def harvest(self, **params) -> OAIResponse:
-        last_problem = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            wait = self.backoff_s * (2 ** attempt)
-            try:
-                response = self._request(params)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_problem = f"cannot reach {self.endpoint}: {exc.__class__.__name__}: {exc}"
-            else:
-                status = response.status_code
-                if status < 400 or (status < 500 and status != 429) or b"<OAI-PMH" in response.content[:4000]:
-                    return OAIResponse(response, params=params)
-                last_problem = f"HTTP {status} from {self.endpoint}"
-                if status in (429, 503) and response.headers.get("Retry-After"):
-                    wait = _retry_after_seconds(response.headers["Retry-After"], default=wait)
-            if attempt < self.max_retries:
-                log.warning("%s; retrying in %.0f s (attempt %d of %d)", last_problem, wait, attempt + 1,
-                            self.max_retries)
-                self.sleep(wait)
-        raise HarvestError(f"{last_problem}; gave up after {self.max_retries + 1} attempts")
+        fetched = self.client.request(self.endpoint, params, accept=_is_answer)
+        return OAIResponse(fetched, params=params)
 
 
-def _retry_after_seconds(value: str, default: float) -> float:
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), _MAX_RETRY_AFTER_S)
-    try:
-        when = parsedate_to_datetime(value)
-        return max(0.0, min((when.timestamp() - time.time()), _MAX_RETRY_AFTER_S))
-    except (TypeError, ValueError):
-        return default
+def _is_answer(fetched) -> bool:
+    return fetched.status_code < 400 or b"<OAI-PMH" in fetched.content[:4000]
 
 
 class OAIHarvester:
@@ -176,9 +169,10 @@ class OAIHarvester:
     def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep,
                  after_page=None):
         self.library, self.store, self.settings = library, store, settings
-        self.client = PatientSickle(library.endpoint, timeout=library.timeout_s,
-                                    max_retries=settings.harvest_max_retries, backoff_s=settings.harvest_backoff_s,
-                                    sleep=sleep)
+        # a source that never answered fails at once on an unknown host or a refused connection
+        self.http = HarvestClient(settings, library.timeout_s, sleep=sleep,
+                                  fail_fast=store.last_success(library.id) is None)
+        self.client = PatientSickle(library.endpoint, self.http)
         self.after_page = after_page  # called with the page number after each stored page (tests, progress)
 
     def identify(self) -> dict:
@@ -196,6 +190,12 @@ class OAIHarvester:
 
     def identifiers(self) -> set[str]:
         """Every identifier the provider lists now, deleted ones left out (for `unioncat check`)."""
+        try:
+            return self._identifiers()
+        finally:
+            self.http.close()
+
+    def _identifiers(self) -> set[str]:
         params = {"verb": "ListIdentifiers", "metadataPrefix": self.library.metadata_prefix}
         if self.library.set:
             params["set"] = self.library.set
@@ -217,6 +217,8 @@ class OAIHarvester:
             if token in seen_tokens:
                 raise HarvestError(f"ListIdentifiers: the server returned resumption token {token!r} again")
             seen_tokens.add(token)
+            if len(seen_tokens) >= (self.library.options.get("max_pages") or self.settings.harvest_max_pages):
+                raise HarvestError(f"ListIdentifiers: stopped after {len(seen_tokens)} pages (max_pages)")
             params = {"verb": "ListIdentifiers", "resumptionToken": token}
 
     def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
@@ -253,11 +255,16 @@ class OAIHarvester:
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
+            result.detail = getattr(exc, "detail", None)
             log.error("%s: harvest failed: %s", library.id, exc)
+        except Exception as exc:  # noqa: BLE001 (whatever happens, the run says why it failed)
+            result.error = unexpected(exc)
+            log.exception("%s: harvest failed: %s", library.id, result.error)
         finally:
+            self.http.close()
             store.update_run(result.run_id, result.counts, result.pages,
                              result.outcome if result.outcome == "ok" else "failed", result.error, result.note,
-                             result.warning)
+                             result.warning, result.detail)
         if result.outcome == "ok":
             c = result.counts
             log.info("%s: harvest done: %d pages, %d added, %d updated, %d deleted, %d unchanged, %d quarantined",
@@ -270,23 +277,45 @@ class OAIHarvester:
         seen_tokens: set[str] = set()
         seen: set[str] = set()
         restarted = False
+        max_pages = library.options.get("max_pages") or self.settings.harvest_max_pages
+        page_cap, looping = max_pages, 0
+        max_record = int(self.settings.harvest_max_record_mb * 1024 * 1024)
         while True:
             if checkpoint["token"]:
                 request = {"verb": "ListRecords", "resumptionToken": checkpoint["token"]}
             else:
                 request = {"verb": "ListRecords", **checkpoint["params"]}
-            response = self.client.harvest(**request)
+            where = f"page {checkpoint['pages'] + 1}"
+            try:
+                response = self.client.harvest(**request)
+            except FetchError as exc:
+                if exc.kind == "too_large":  # kept (its first bytes) with the reason; a later run tries again
+                    store.quarantine(library.id, None, f"{where} ({request}): {exc}", exc.body or None)
+                    raise HarvestError(f"{where} was not harvested and is in quarantine: {exc}") from None
+                if exc.kind == "status":  # Identify was answered: the endpoint is right, this request failed
+                    reason = (f"HTTP {exc.status} from {library.endpoint} for {where}: the server could not "
+                              "answer this request")
+                    if "(gave up after " in str(exc):
+                        reason += " (gave up after " + str(exc).rsplit("(gave up after ", 1)[1]
+                    store.quarantine(library.id, None, f"{where} ({request}): {reason}", exc.body or None)
+                    error = HarvestError(f"{where} could not be read and was kept in quarantine (the next run "
+                                         f"retries it): {reason}")
+                    error.detail = exc.detail
+                    raise error from None
+                raise
             data = response.http_response.content
             try:
-                page = parse_page(data, library.record_format)
+                page = parse_page(data, library.record_format, max_record)
             except HarvestError as exc:
                 status = response.http_response.status_code
                 if status >= 400:
-                    exc = HarvestError(f"HTTP {status} from {library.endpoint} for {request}: "
-                                       f"{data[:200].decode('utf-8', 'replace').strip()!r}")
-                store.quarantine(library.id, None, f"page {checkpoint['pages'] + 1} ({request}): {exc}", data)
-                raise HarvestError(f"page {checkpoint['pages'] + 1} could not be read and was kept in quarantine "
-                                   f"(the next run retries it): {exc}") from None
+                    exc = FetchError(f"HTTP {status} from {library.endpoint}: the server failed and sent no "
+                                     f"OAI-PMH answer", "status", detail=excerpt(data), status=status)
+                store.quarantine(library.id, None, f"{where} ({request}): {exc}", data)
+                error = HarvestError(f"{where} could not be read and was kept in quarantine (the next run retries "
+                                     f"it): {exc}")
+                error.detail = excerpt(data)
+                raise error from None
             if page.error_code == "noRecordsMatch":
                 log.info("%s: nothing new (noRecordsMatch)", library.id)
             elif page.error_code == "badResumptionToken" and checkpoint["token"] and not restarted:
@@ -308,6 +337,11 @@ class OAIHarvester:
                                    "harvest does not loop forever (records so far are kept)")
             if page.token:
                 seen_tokens.add(page.token)
+            listed = [item["identifier"] for item in page.records + page.bad if item.get("identifier")]
+            looping = looping + 1 if listed and seen.issuperset(listed) else 0
+            if result.pages == 0 and page.complete_list_size is not None and listed:
+                # what the server says it holds, page by page, with room for a server that miscounts
+                page_cap = min(max_pages, 2 * math.ceil(page.complete_list_size / len(listed)) + 10)
             checkpoint["pages"] += 1
             checkpoint["token"] = page.token
             seen.update(item["identifier"] for item in page.records)
@@ -326,5 +360,13 @@ class OAIHarvester:
                     raise HarvestError("the server sent no responseDate; cannot plan the next incremental harvest")
                 store.finish_listing(library.id, checkpoint["response_date"])
                 return seen
-            if result.pages >= self.settings.harvest_max_pages:
-                raise HarvestError(f"stopped after {result.pages} pages (harvest.max_pages); the checkpoint is kept")
+            if looping >= _LOOPING_PAGES:
+                store.clear_checkpoint(library.id)
+                raise HarvestError(f"stopped after {result.pages} pages: the last {looping} pages listed only records "
+                                   "this listing had already sent, under new resumption tokens (the server is "
+                                   "looping); records so far are kept and the next run starts the listing again")
+            if result.pages >= page_cap:
+                why = (f"the server said the listing holds {page.complete_list_size} records (completeListSize)"
+                       if page_cap < max_pages else "the limit of max_pages")
+                raise HarvestError(f"stopped after {result.pages} pages, more than {why} allows; records so far "
+                                   "are kept and the next run continues from here")

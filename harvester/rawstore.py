@@ -55,7 +55,9 @@ CREATE TABLE IF NOT EXISTS harvest_runs (
     quarantined INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     note TEXT,                                -- what a person should know although the run went on
-    warning TEXT                              -- what went wrong although the run went on (refused deletions)
+    warning TEXT,                             -- what went wrong although the run went on (refused deletions)
+    detail TEXT                               -- for administrators only: a short escaped excerpt of what the
+                                              -- server answered (never on public pages: it may be anything)
 );
 CREATE TABLE IF NOT EXISTS source_files (
     source TEXT NOT NULL,
@@ -134,6 +136,12 @@ class HarvestError(Exception):
     """The harvest of one library cannot go on; the message says why, for the status page."""
 
 
+def unexpected(exc: BaseException) -> str:
+    """One sentence for an error nobody foresaw, so a failed run never has an empty reason."""
+    text = " ".join(str(exc).split())[:200] or "no message"
+    return f"the harvest stopped on an unexpected error ({exc.__class__.__name__}: {text})"
+
+
 @dataclass
 class HarvestResult:
     """What one harvest run did, whatever the protocol."""
@@ -147,6 +155,7 @@ class HarvestResult:
     note: str | None = None  # what a person should know, e.g. a file still being written
     warning: str | None = None  # e.g. deletions refused by the mass-deletion guard
     run_id: int | None = None
+    detail: str | None = None  # administrators only: a short escaped excerpt of a failed response
 
 
 class RawStore(SQLiteFile):
@@ -155,7 +164,8 @@ class RawStore(SQLiteFile):
     def __init__(self, path: Path | str):
         super().__init__(path, SCHEMA)
         # stores made by older versions get the columns added since
-        for table, column in (("harvest_runs", "note"), ("harvest_runs", "warning"), ("harvest_state", "warning"),
+        for table, column in (("harvest_runs", "note"), ("harvest_runs", "warning"), ("harvest_runs", "detail"),
+                              ("harvest_state", "warning"),
                               ("harvest_state", "warning_at")):
             if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
@@ -300,6 +310,11 @@ class RawStore(SQLiteFile):
         return {"last_success_response_date": row[0], "last_success_at": row[1],
                 "checkpoint": json.loads(row[2]) if row[2] else None}
 
+    def clear_checkpoint(self, source: str) -> None:
+        """Forget a listing in progress (a looping server's tokens lead nowhere): the next run starts again."""
+        with self.transaction():
+            self._set_state(source, checkpoint=None)
+
     def finish_listing(self, source: str, response_date: str) -> None:
         """A listing reached its end: remember where the next incremental harvest starts."""
         with self.transaction():
@@ -321,14 +336,15 @@ class RawStore(SQLiteFile):
                                    (source, utc_now(), mode)).lastrowid
 
     def update_run(self, run_id: int, counts: Counts, pages: int, outcome: str = "running",
-                   error: str | None = None, note: str | None = None, warning: str | None = None) -> None:
+                   error: str | None = None, note: str | None = None, warning: str | None = None,
+                   detail: str | None = None) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE harvest_runs SET pages=?, added=?, updated=?, deleted=?, unchanged=?, quarantined=?,"
-                " outcome=?, error=?, note=?, warning=?, ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END"
-                " WHERE id=?",
+                " outcome=?, error=?, note=?, warning=?, detail=?,"
+                " ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
                 (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
-                 outcome, error, note, warning, outcome, utc_now(), run_id))
+                 outcome, error, note, warning, detail, outcome, utc_now(), run_id))
 
     def last_success(self, source: str) -> str | None:
         """When the last harvest of this source that went well ended (any protocol)."""
@@ -346,9 +362,10 @@ class RawStore(SQLiteFile):
                               (source,)).fetchone()
         return {"at": row[0], "message": row[1]} if row else None
 
-    def runs(self, source: str | None = None, limit: int = 20) -> list[dict]:
+    def runs(self, source: str | None = None, limit: int = 20, detail: bool = False) -> list[dict]:
+        """The latest runs; ``detail`` (what a server answered, for administrators only) only when asked for."""
         cols = ("id", "source", "started_at", "ended_at", "outcome", "mode", "pages", "added", "updated",
-                "deleted", "unchanged", "quarantined", "error", "note", "warning")
+                "deleted", "unchanged", "quarantined", "error", "note", "warning") + (("detail",) if detail else ())
         sql = f"SELECT {', '.join(cols)} FROM harvest_runs"
         rows = self.db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY id DESC LIMIT ?",
                                ((source,) if source else ()) + (limit,)).fetchall()

@@ -150,6 +150,7 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
             rec.subjects.append(subject)
     publishers = values.get("publisher", [])
     rec.publisher = publishers[0] if publishers else None
+    rec.edition = _edition([d for d in values.get("description", []) if len(d) <= 120] + titles)  # not abstracts
     dates = values.get("date", [])
     rec.date_text = dates[0] if dates else None
     for d in dates:
@@ -183,6 +184,23 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
             break
     rec.holdings.append(Holding(library=ctx.library, status=UNKNOWN))
     return rec
+
+
+# Dublin Core has no edition element: Koha-style crosswalks leave MARC 250 in dc:description, or a
+# whole ISBD title ("… / Nguyễn Du. - Tái bản lần thứ 2") in dc:title. Only the statement is taken;
+# the title stays as sent.
+_EDITION = re.compile(r"(?<!\w)(?:(?:tái bản|in)\s+(?:lần\s+)?(?:thứ\s+)?(?:[0-9]+|\w+)(?:\s*,\s*có sửa chữa"
+                      r"(?:,?\s*(?:và\s+)?bổ sung)?)?|(?:[0-9]+(?:st|nd|rd|th)|first|second|third|fourth|fifth|"
+                      r"revised|new)\s+ed(?:ition|\.|(?!\w)))", re.IGNORECASE)
+
+
+def _edition(texts: list[str]) -> str | None:
+    """'Tái bản lần thứ 2' / '2nd ed.' found in a description or a title, as catalogued."""
+    for text in texts:
+        m = _EDITION.search(text)
+        if m and (not m.group(0).lower().startswith("in ") or "lần" in m.group(0).lower()):
+            return trim(m.group(0))
+    return None
 
 
 def _identifier(ident: str, rec: CanonicalRecord) -> None:

@@ -41,16 +41,18 @@ POINTS = {
     "id shared": 40,          # a valid ISBN-13 or a shared 035 system number
     "title exact": 30,        # equal after NFC, case, punctuation and tone placement
     "title near": 25,         # within TITLE_EDITS of each other, no word differing in marks only
+    "title main": 10,         # the main titles agree as words, one adds a subtitle; only when authors agree
     "title partial": 20,      # one lacks the subtitle / is cut short / adds a few words; or
                               # one has no diacritics
-    "authors agree": 20,      # every author of the shorter list matches, lists of like length
-    "authors agree 2+": 25,   # ... and at least two people match: rare by chance
+    "authors agree": 25,      # every author of the shorter list matches, lists of like length:
+                              # with an exact title that is "same" even when no year is recorded
+    "authors agree 2+": 30,   # ... and at least two people match: rare by chance
     "authors mostly": 15,     # two or more match, and at least 60% of the longer list or
                               # all of the shorter (main authors vs every contributor)
     "authors partial": 5,     # some match, many do not (1 of 7: a column with a new guest each time)
-    "authors one side": -5,   # only one record names authors
+    "authors one side": 0,    # only one record names authors: missing data is neutral
     "year equal": 10,
-    "year off by one": -15,   # a reprint is often one year later
+    "year off by one": -20,   # a reprint is often one year later (outweighs what authors agreeing adds)
     "publisher agree": 5,
     "publisher differ": -10,
     "series agree": 5,        # the same series (journal, collection), full or abbreviated
@@ -64,17 +66,20 @@ TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
 MAX_PAGE_DIFF = 10
 TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the other (_words_close)
+TITLE_WORDS_SHARED_AUTHORS = 3  # ... when every author agrees: Vietnamese titles are often 3 syllables
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 # Raised whenever blocking_keys() or compare() would decide differently on the same records: a
 # catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 3  # 2: series read; a minimal record's main author agrees; Western names keyed by part
+MATCHER_REVISION = 4  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 # 3: corporate bodies keyed as bodies (UBND = Ủy ban nhân dân) and compared with bodies (issue 17)
+# 4: missing data neutral, year-free t2: key, volumes vetoed, " / responsibility" cut from titles,
+#    reprints without years doubtful, short titles when authors agree (issue 18)
 
 
 # Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
 # elsewhere (a copy lent out, a new call number) cannot be matched differently, so it need not be
 # clustered again — the daily circulation changes of a whole network cost no deduplication.
-MATCH_FIELDS = ("record_id", "library", "title", "title_sort", "authors", "isbns", "system_numbers", "issns",
+MATCH_FIELDS = ("record_id", "library", "title", "title_sort", "responsibility", "authors", "isbns", "system_numbers", "issns",
                 "languages", "material_type", "year", "pages", "publisher", "edition", "series")
 
 
@@ -200,6 +205,22 @@ _VOLUME = re.compile(r"\b(?:tập|t\.|quyển|q\.|phần|cuốn|vol\.?|volume|pa
 _NUMBER = re.compile(r"[0-9]+")  # not \d (any script's digits); int() is not needed (4,300-digit limit)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
           "xi": 11, "xii": 12, "xiii": 13, "xiv": 14, "xv": 15, "xx": 20}
+
+
+# A part of a multi-volume work as 245 $n/$p put it (joined into the title: "… . Tập 2"), in any of
+# its forms: "Tập 2", "T.2", "Tập II", "Tập một", "Quyển 1", "Vol. 3", "Part II" -> "vol 2" etc.
+_PART_WORDS = {"một": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5, "sáu": 6, "bảy": 7, "tám": 8,
+               "chín": 9, "mười": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+               "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_PART = re.compile(r"(?<!\w)(?:tập|t\.|quyển|q\.|phần|cuốn|vol\.?|volume|part|pt\.|book|tome|bd\.|band)"
+                   r"\s*([0-9]+|[ivxlc]+|" + "|".join(_PART_WORDS) + r")(?!\w)")
+_PART_FORM = re.compile(r"(?<!\w)vol ([0-9]+)(?!\w)")
+
+
+def _part_number(m: re.Match) -> str:
+    n = m.group(1)
+    number = n.lstrip("0") or "0" if n.isdigit() else _ROMAN.get(n) or _PART_WORDS.get(n)
+    return f"vol {number}" if number else m.group(0)
 
 
 def _title_numbers(raw: str) -> tuple[str, ...]:
@@ -363,15 +384,22 @@ class Prepared:
     issns: frozenset[str]
     languages: frozenset[str]
     series: tuple[tuple[tuple[str, ...], str], ...] = ()  # (name words, number) per statement
+    volumes: tuple[str, ...] = ()  # the part of a multi-volume work (245 $n/$p, or 490 $v of its own name)
 
 
 def prepare(record: CanonicalRecord | Prepared) -> Prepared:
     """Precompute the comparison forms of a record (idempotent)."""
     if isinstance(record, Prepared):
         return record
-    title, bare, main, numbers = _title_forms(record.title or record.title_sort or "", "vie" in record.languages)
+    raw, stated = _cut_responsibility(record.title or record.title_sort or "")
+    title, bare, main, numbers, volumes = _title_forms(raw, "vie" in record.languages)
+    series = tuple(_series_form(s) for s in record.series if s)
+    if not volumes:  # "Lịch sử Việt Nam" in a series of its own name numbered 2 (490 $v): volume 2
+        volumes = tuple(number for name, number in series if number and " ".join(name) in (title, main))
     keyed = [(a.kind != "person", _names_key(a.name) if a.kind == "person" else _body_key(a.name), a.name)
              for a in record.authors]
+    if not keyed:  # no access points: the people the statement of responsibility names stand in
+        keyed = [(False, _names_key(name), name) for name in _stated_names(stated or record.responsibility)]
     keyed = sorted((k for k in keyed if k[1]), key=lambda k: k[0])  # stable: persons first
     n_people = sum(1 for k in keyed if not k[0])
     sysnums = set()
@@ -386,18 +414,48 @@ def prepare(record: CanonicalRecord | Prepared) -> Prepared:
         persons=n_people, publisher=_publisher_tokens(record.publisher),
         edition=_edition_number(record.edition),
         isbns=frozenset(record.isbns), sysnums=frozenset(sysnums), issns=frozenset(record.issns),
-        languages=frozenset(record.languages), series=tuple(_series_form(s) for s in record.series if s))
+        languages=frozenset(record.languages), series=series, volumes=volumes)
+
+
+_RESPONSIBILITY = re.compile(r"\s+/\s+")
+_NAME_LIST = re.compile(r"\s*[,;&]\s*|\s+(?:và|and|with|cùng)\s+")
+
+
+@lru_cache(maxsize=1 << 16)
+def _cut_responsibility(raw: str) -> tuple[str, str | None]:
+    """'Bỉ vỏ / Nguyên Hồng' -> ('Bỉ vỏ', 'Nguyên Hồng'): a statement of responsibility typed into
+    the title (245 $a holding $c, or dc:title + ' / ' + creators) is no part of the title."""
+    parts = _RESPONSIBILITY.split(raw, maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        return parts[0], parts[1]
+    return raw, None
+
+
+def _stated_names(statement: str | None) -> list[str]:
+    """'Nguyên Hồng ; Lê Văn An dịch' -> ['Nguyên Hồng', 'Lê Văn An dịch']: the pieces of a statement
+    of responsibility short enough to be names (roles are dropped when the names are compared)."""
+    if not statement:
+        return []
+    out = []
+    for piece in _NAME_LIST.split(nfc(statement).rstrip(" .")):
+        tokens = _names_key(piece) if piece else ()
+        if 1 <= len(tokens) <= 5 and any(len(t) > 1 for t in tokens):
+            out.append(piece.strip())
+    return out[:6]
 
 
 @lru_cache(maxsize=1 << 16)  # the copies of a book share their title: worked out once
-def _title_forms(raw: str, vietnamese: bool) -> tuple[str, str, str, tuple[str, ...]]:
-    """(title, bare title, main title, numbers) in compared form."""
+def _title_forms(raw: str, vietnamese: bool) -> tuple[str, str, str, tuple[str, ...], tuple[str, ...]]:
+    """(title, bare title, main title, numbers, volumes) in compared form; a volume's number in
+    one form ('Tập II' = 'T.2' = 'Tập hai' -> 'vol 2')."""
     raw = nfc(raw)
     if not vietnamese:
         raw = _ARTICLE.sub("", raw.casefold()) if _ARTICLE.match(raw.casefold()) else raw
-    low = tone_normalize(exact(raw))
+    low = _PART.sub(_part_number, tone_normalize(exact(raw)))
     parts = _SUBTITLE_SPLIT.split(low, maxsplit=1)
-    return _strip_punct(low), _strip_punct(_PARENS.sub(" ", low)), _strip_punct(parts[0]), _title_numbers(low)
+    title = _strip_punct(low)
+    return (title, _strip_punct(_PARENS.sub(" ", low)), _strip_punct(parts[0]), _title_numbers(low),
+            tuple(_PART_FORM.findall(title)))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -464,6 +522,7 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     ``isbn:<13>`` (unless blocked), ``sys:(org)number`` (035 with an organisation prefix),
     ``ta:<first 4 title words>|<an author's whole name, order-free>`` (a name with initials: each
     full part that is not a shared family name),
+    ``t2:<first 2 title words>|<an author's whole name>`` (year-free, for reworded titles),
     ``ty:<main title>|<year>`` and
     ``tl:<last words of the title>|<year>`` (when those are not the main title already). Titles
     with a bracketed remark ("(panel session)") also get their keys without it.
@@ -480,15 +539,18 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     bare = fold(p.bare).split() if p.bare != p.title else []
     if bare:
         heads.add(" ".join(bare[:4]))
-    tokens = set()
+    tokens, whole = set(), set()
     for person in p.authors[:6]:  # co-authors come in any order
         if any(len(tok) == 1 for tok in person):  # 'P. Auer' ~ 'Peter Auer': each full part on its own
             tokens.update(_name_key_parts(person, alone=True))
         elif parts := _name_key_parts(person):  # the whole name, order-free: 'Nguyễn, Du' = 'Nguyễn Du'
             tokens.add(" ".join(sorted(parts)))
+            whole.add(" ".join(sorted(parts)))
             if all(tok.isascii() for tok in person) and not parts & _SHARED_FAMILY_NAMES:
                 tokens.update(_name_key_parts(person, alone=True))  # 'Joachim Thomas' ~ 'J. Thomas'
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
+    # year-free too, and robust to a word dropped, swapped or cut further on (reworded titles)
+    keys.update(f"t2:{' '.join(words[:2])}|{tok}" for tok in (whole or tokens) if len(words) > 2)
     main = fold(p.main)
     if rec.year:
         keys.add(f"ty:{main}|{rec.year}")
@@ -605,6 +667,24 @@ def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
         return "partial", (f"every word of one title is in the other "
                            f"('{' '.join(wa)}' vs '{' '.join(wb)}')")
     return "differ", f"titles differ ('{ta}' vs '{tb}')"
+
+
+def _title_rescue(a: Prepared, b: Prepared) -> tuple[str, str] | None:
+    """For titles that differ (not by a number, a volume or diacritics) when every author agrees:
+    (points key, reason) when they still agree as words — a short Vietnamese title of three
+    syllables with one word dropped or moved ('Bé tập màu' ~ 'Bé tập tô màu'), or the same main
+    title, one adding a subtitle ('Những thơ ấu' ~ 'Những ngày thơ ấu : hồi ký')."""
+    if a.numbers != b.numbers or a.volumes != b.volumes:
+        return None
+    wa, wb = (a.bare or a.title).split(), (b.bare or b.title).split()
+    if _words_close(wa, wb, min_shared=TITLE_WORDS_SHARED_AUTHORS):
+        return "title partial", (f"every word of one short title is in the other, authors agree "
+                                 f"('{' '.join(wa)}' vs '{' '.join(wb)}')")
+    if not (a.has_subtitle and b.has_subtitle) and _words_close(
+            a.main.split(), b.main.split(), min_shared=TITLE_WORDS_SHARED_AUTHORS):
+        return "title main", f"main titles agree ('{a.main}' vs '{b.main}'), one adds a subtitle, authors agree"
+    return None  # two subtitles under one main title stay apart: 'Toán 10 : sách giáo viên' / ': sách bài tập'
+
 
 
 def _words_close(wa: list[str], wb: list[str], min_shared: int) -> bool:
@@ -798,13 +878,22 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
 
     1. Vetoes (each proves two different books): material type, languages with nothing in
        common (a translation and its original), ISSNs with nothing in common, years two or more
-       apart, pages more than 10 apart, different edition numbers, different volume/number in the
-       title, the same series numbered differently, a title word that differs only in its
-       diacritics, titles that differ (two subtitles under one main title differ unless one only
-       adds words to the other; titles differ unless one's words are all in the other, in any
-       order), authors of whom none match. A shared ISBN/035 number softens a title or author
+       apart, pages more than 10 apart, different edition numbers, different volumes of a
+       multi-volume work (245 $n/$p in any form, 'Tập II' = 'T.2' = 'Tập hai', or 490 $v of a
+       series named as the work; even with a shared set ISBN), a different number in the title,
+       the same series numbered differently, a title word that differs only in its diacritics,
+       titles that differ (two subtitles under one main title differ unless one only adds words
+       to the other; titles differ unless one's words are all in the other, in any order),
+       authors of whom none match. A shared ISBN/035 number softens a title or author
        contradiction to "doubtful" (the same ISBN is printed on different books), nothing else.
+       When every author agrees, titles that differ only as words (three or more, one dropped or
+       moved, the other maybe adding a subtitle) are weighed instead of vetoed.
     2. Evidence points (POINTS) summed: "same" from SAME_AT, "doubtful" from DOUBTFUL_AT.
+       Missing data is neutral: an exact title and agreeing authors are "same" without a year
+       or anything else; a title alone is not. A statement of responsibility typed into the
+       title (' / Nguyên Hồng') is cut off, and names the authors of a record that has none.
+       A later edition against a record stating none, with a year missing or one apart, is
+       "doubtful" at most (a reprint is not told apart otherwise).
     """
     pa, pb = prepare(a), prepare(b)
     if _order_key(pb) < _order_key(pa):  # one order for every pair: compare(a, b) == compare(b, a)
@@ -843,6 +932,10 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     if ma != mb and "other" not in (ma, mb):
         vetoes.append(f"veto: material type {ma} vs {mb}")
         differing.append("material_type")
+    if pa.volumes and pb.volumes and pa.volumes != pb.volumes:  # even with a shared (set) ISBN
+        vetoes.append(f"veto: volumes {','.join(pa.volumes)} vs {','.join(pb.volumes)} differ "
+                      "(two parts of a multi-volume work)")
+        differing.append("title")
     if pa.languages and pb.languages and not pa.languages & pb.languages:
         vetoes.append(f"veto: languages {sorted(pa.languages)} vs {sorted(pb.languages)} differ "
                       "(a translation and its original are different books)")
@@ -870,6 +963,9 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
 
     # authors
     alevel, matched, why = _authors(pa, pb)
+    if level == "differ" and alevel == "agree" and (rescued := _title_rescue(pa, pb)):
+        soft.pop()  # the same people: a short or reworded title is weighed, not a veto
+        add(*rescued)
     if alevel == "agree":
         add("authors agree 2+" if matched >= 2 else "authors agree", why)
     elif alevel in ("mostly", "partial"):
@@ -903,6 +999,11 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     elif (ra.edition or rb.edition) and _norm(ra.edition or "") != _norm(rb.edition or ""):
         reasons.append(f"edition '{ra.edition or ''}' vs '{rb.edition or ''}' (not compared)")
         differing.append("edition")
+    reprint = None  # a reprint against a record saying no edition, with no year to tell them apart
+    if (pa.edition or 0) >= 2 and not rb.edition or (pb.edition or 0) >= 2 and not ra.edition:
+        if not (ya and yb) or abs(ya - yb) == 1:
+            reprint = (f"one record is a later edition ('{ra.edition or rb.edition}'), the other states "
+                       f"none, and {'a year is missing' if not (ya and yb) else 'the years differ by one'}")
 
     # pages
     if ra.pages and rb.pages:
@@ -941,6 +1042,9 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
         decision = DOUBTFUL if (shared or sys_shared) else DIFFERENT
         if decision == DOUBTFUL:
             soft = [s.replace("veto: ", "") + " despite the shared identifier" for s in soft]
+    elif score >= SAME_AT and reprint:
+        decision = DOUBTFUL
+        reasons.append(f"doubtful at most: {reprint}")
     elif score >= SAME_AT:
         decision = SAME
     elif score >= DOUBTFUL_AT:

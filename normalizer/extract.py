@@ -13,7 +13,7 @@ from .ids import normalize_isbn, normalize_issn
 from .marc import MarcRecord
 from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
                       Holding, RejectedRecord, SourceContext)
-from .text import decode_entities, nfc
+from .text import decode_entities, nfc, strip_controls
 
 # Words after which a final "." is part of the word, not ISBD punctuation. Besides the usual
 # abbreviations: Vietnamese "Nxb." (publisher), "Tp." (city), "t." (volume), "tr." (pages) and the
@@ -25,13 +25,14 @@ _LAST_WORD = re.compile(r"(\w+)\.$")
 
 
 def trim(value: str) -> str:
-    """NFC, one leftover level of entities decoded (``&amp;`` -> ``&``, text.decode_entities), then
-    ISBD trailing punctuation (" /", " :", " ;", " =", ",", final ".") removed.
+    """NFC, one leftover level of entities decoded (``&amp;`` -> ``&``, text.decode_entities), NUL,
+    control and bidi-override characters removed (text.strip_controls), then ISBD
+    trailing punctuation (" /", " :", " ;", " =", ",", final ".") removed.
 
     A final "." stays after an initial ("Nguyễn V."), an abbreviation ("Nxb.", "Jr.", "p.") or a
     dotted abbreviation ("U.S. G.P.O."), and in an ellipsis.
     """
-    text = decode_entities(nfc(value))
+    text = strip_controls(decode_entities(nfc(value)))
     if not text or text[-1] not in _TRAILING:  # the common case: nothing to trim
         return text
     while True:

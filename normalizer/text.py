@@ -20,6 +20,16 @@ def nfc(text: str) -> str:
     return " ".join(text.split())
 
 
+# NUL, C0/C1 controls and the bidi embeddings/overrides/isolates (U+202A-202E, U+2066-2069): they
+# carry no meaning in a title and can hide or reorder what a page shows. Tab/CR/LF are whitespace.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control and bidi-override characters (NFC, whitespace collapsed, if any were cut)."""
+    return nfc(_CONTROLS.sub("", text)) if _CONTROLS.search(text) else text
+
+
 def exact(text: str) -> str:
     """Lower-cased NFC with marks kept: tells ``dế`` from ``dê`` when ranking."""
     return nfc(text).casefold()

@@ -25,9 +25,11 @@ def free_port() -> int:
 def write_config(folder: Path, libraries: list[dict], **settings) -> Path:
     """A config folder (sources.yaml + settings.yaml) with its data directory inside ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    base = {"data_dir": str(folder / "data"), "harvest": {"max_retries": 2, "backoff_s": 0.05}}
+    # every peer in the tests is on 127.0.0.1: a private address a harvest must be allowed to reach
+    base = {"data_dir": str(folder / "data"),
+            "harvest": {"max_retries": 2, "backoff_s": 0.05, "allow_private_addresses": True}}
     for key, value in settings.items():
-        base[key] = value
+        base[key] = {**base[key], **value} if key == "harvest" else value
     (folder / "settings.yaml").write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
     (folder / "sources.yaml").write_text(yaml.safe_dump({"libraries": libraries}, allow_unicode=True),
                                          encoding="utf-8")

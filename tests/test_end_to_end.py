@@ -164,16 +164,20 @@ def test_harvest_index_and_search_over_http(network, api_server):
 def test_bad_parameters_and_unknown_ids(network, api_server):
     server = api_server(network["config_dir"])
     for params, fragment in (({"page": "zero"}, "'page' must be a whole number"),
-                             ({"year_from": "2020", "year_to": "1990"}, "'year_from' (2020) is after"),
-                             ({"library": "tv-nowhere"}, "unknown library 'tv-nowhere'"),
+                             ({"lang": ""}, "'lang' takes ISO 639-2 codes"),
                              ({"type": "cd"}, "unknown type 'cd'"),
-                             ({"libary": "tv-tinh"}, "unknown parameter(s) libary"),
-                             ({"page": "500", "size": "100"}, "deeper than the first 10000")):
+                             ({"libary": "tv-tinh"}, "unknown parameter(s) libary")):
         response = server.get("/api/search", **params)
         assert response.status_code == 400, params
         conforms(response.json(), "Error")
         assert fragment in response.json()["message"]
     assert server.get("/api/search", size="5000").json()["size"] == 100  # capped, not refused
+    unknown = server.get("/api/search", library="tv-nowhere")  # ids are configuration: not found, not malformed
+    assert unknown.status_code == 404 and "unknown library 'tv-nowhere'" in unknown.json()["message"]
+    swapped = server.get("/api/search", year_from="2020", year_to="1990").json()["query"]
+    assert (swapped["year_from"], swapped["year_to"]) == (1990, 2020)
+    too_deep = server.get("/api/search", page="500", size="100")  # a page that cannot be shown
+    assert too_deep.status_code == 404 and "deeper than the first 10000" in too_deep.json()["message"]
     assert server.get("/api/libraries/tv-nowhere/quality").status_code == 404
     missing = server.get("/api/records/0000000000000000")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
@@ -181,10 +185,9 @@ def test_bad_parameters_and_unknown_ids(network, api_server):
     spec = server.get("/api/openapi.json").json()
     # every route the app serves is described, and nothing else
     from unionapi.app import create_app
-    routes = {str(rule).replace("<int:", "{").replace("<", "{").replace(">", "}")
+    routes = {re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{id}", str(rule))
               for rule in create_app(Services.open(load_config(network["config_dir"]))).url_map.iter_rules()
               if str(rule).startswith("/api/")}
-    routes = {re.sub(r"\{[a-z_]+\}", "{id}", route) for route in routes}
     assert routes == set(spec["paths"])
 
 

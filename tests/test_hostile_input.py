@@ -47,16 +47,19 @@ def api_url(catalogue):
     server.stop()
 
 
-def test_the_api_never_answers_500(api_url, tmp_path):
-    """schemathesis (its CLI), driven by the API's own OpenAPI document: whatever is sent, no server error."""
+@pytest.mark.parametrize("token", [None, "fuzz-token"], ids=["anonymous", "with-token"])
+def test_the_api_does_what_its_openapi_document_says(api_url, tmp_path, token):
+    """schemathesis (its CLI) with every check, driven by the API's own OpenAPI document: no server
+    error, every answer as documented (status, headers, body), wrong input refused, right input taken."""
     run = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", f"{api_url}/api/openapi.json", "--checks",
-         "not_a_server_error", "--max-examples", "30", "--workers", "1", "--no-color",
-         "--seed", "20261123", "--header", "Authorization: Bearer fuzz-token"],
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{api_url}/api/openapi.json", "--checks", "all",
+         "--max-examples", "30", "--workers", "1", "--no-color", "--seed", "20261123",
+         *(["--header", f"Authorization: Bearer {token}"] if token else [])],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    checked = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
-    assert checked and int(checked.group(2)) == int(checked.group(1)) > 500, run.stdout[-2000:]
+    checked = re.search(r"(\d+) generated", run.stdout)
+    assert checked and int(checked.group(1)) > 500 and "failure" not in run.stdout.split("SUMMARY")[-1], \
+        run.stdout[-2000:]
 
 
 def test_pathological_queries_are_answered_quickly(api_url):
@@ -103,7 +106,8 @@ def test_huge_records_and_empty_pages_with_a_token_are_harvested(tmp_path):
               IDENTIFIERS.replace("oai_dc", "marc21"): (200, identifiers(["big:0", "big:many"]))}
     server = ReplayServer({"verb=Identify": (200, IDENTIFY), **routes})
     config = load_config(write_config(tmp_path, [{"id": "tv-a", "name": "A", "kind": "district", "protocol": "oai",
-                                                  "endpoint": server.url, "metadata_prefix": "marc21"}]))
+                                                  "endpoint": server.url, "metadata_prefix": "marc21"}],
+                                       harvest={"max_record_mb": 16}))  # a site that allows records this big
     store = RawStore(config.settings.data_dir / "raw.sqlite3")
     try:
         result = harvest_library(config.library("tv-a"), store, config.settings)

@@ -97,8 +97,11 @@ def test_server_errors_back_off_exponentially_then_give_up_with_a_reason(tmp_pat
 
 
 def test_unreachable_server_fails_cleanly(tmp_path):
-    store, result, waits, _ = run(tmp_path, {}, endpoint=f"http://127.0.0.1:{free_port()}/oai")
-    assert result.outcome == "failed" and "cannot reach" in result.error
+    """A new source that nobody answers for fails at once, in one plain sentence (no retries, no urllib3 noise)."""
+    port = free_port()
+    store, result, waits, _ = run(tmp_path, {}, endpoint=f"http://127.0.0.1:{port}/oai")
+    assert result.outcome == "failed" and waits == []
+    assert result.error == f"cannot reach 127.0.0.1:{port}: the connection was refused (no server is listening there)"
     assert store.runs("tv-a")[0]["error"] == result.error
 
 

@@ -1,4 +1,4 @@
-"""Write access to the API: bearer tokens checked against the SHA-256 hashes in settings.yaml."""
+"""Write access: bearer tokens checked against the SHA-256 hashes in settings.yaml; the pages' sign-ins."""
 from __future__ import annotations
 
 import functools
@@ -6,6 +6,11 @@ import hashlib
 import hmac
 import logging
 import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 from flask import g, jsonify, request
 
@@ -54,3 +59,47 @@ def require_token(tokens):
             return view(*args, **kwargs)
         return checked
     return wrap
+
+
+class SessionStore:
+    """Cataloguers' sign-ins, kept on the server so that signing out (or a token removed from
+    settings.yaml) ends them for good: the cookie holds only a random session id, never a token
+    or its hash, and only the id's hash is stored here (a copy of this file opens no session)."""
+
+    def __init__(self, path: Path, lifetime_s: int):
+        self.path, self.lifetime_s = path, lifetime_s
+        with self._db() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS sessions (id_hash TEXT PRIMARY KEY, who TEXT NOT NULL, "
+                       "token_hash TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL)")
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)  # one per call: requests come on many threads
+        try:
+            with db:  # commit, or roll back
+                yield db
+        finally:
+            db.close()
+
+    def create(self, who: str, token_hash: str) -> str:
+        session_id, now = secrets.token_urlsafe(32), time.time()
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                       (hash_token(session_id), who, token_hash, now, now + self.lifetime_s))
+        return session_id
+
+    def get(self, session_id: str | None) -> tuple[str, str] | None:
+        """(who, token hash) of a live session."""
+        if not session_id or not isinstance(session_id, str):
+            return None
+        with self._db() as db:
+            row = db.execute("SELECT who, token_hash FROM sessions WHERE id_hash = ? AND expires_at >= ?",
+                             (hash_token(session_id), time.time())).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def delete(self, session_id: str | None) -> None:
+        if session_id and isinstance(session_id, str):
+            with self._db() as db:
+                db.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_token(session_id),))
+

@@ -4,9 +4,10 @@ Server-rendered with Jinja, no front-end framework and no JavaScript, so a page 
 on a commune library's old PC or a phone on a slow connection. The pages call the same Python
 objects the JSON API uses (engine, catalogue, clusters, the pipeline lock), never HTTP to itself.
 
-Cataloguers sign in with their API token; only their name and the token's hash go into a signed,
-HttpOnly, SameSite=Strict session cookie, checked against settings.yaml on every request (a token
-removed there signs its sessions out). Every POST form carries a per-session CSRF token.
+Cataloguers sign in with their API token; the session lives on the server (auth.SessionStore) and
+the signed, HttpOnly, SameSite=Strict cookie (Secure over https, behind a proxy too) holds only its
+random id and the CSRF token. Signing out deletes the session; a token removed from settings.yaml
+signs its sessions out. Every POST form carries a per-session CSRF token.
 """
 from __future__ import annotations
 
@@ -24,14 +25,16 @@ from urllib.parse import urlencode
 
 from flask import (Blueprint, flash, g, get_flashed_messages, redirect, render_template, request, session,
                    url_for)
+from flask.sessions import SecureCookieSessionInterface
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from harvester.locks import Busy, hold
+from harvester.locks import Busy
 from normalizer.ids import normalize_isbn
 from normalizer.records import AVAILABLE
 from unionapi import i18n
-from unionapi.app import BadRequest, group_holdings, parse_search
-from unionapi.auth import hash_token, who_holds
+from unionapi.app import MAX_VALUES, pipeline_for_request, BadRequest, group_holdings, parse_search
+from unionapi.auth import SessionStore, hash_token, who_holds
 from unionapi.pipeline import clusters_for, index_changes
 from unionapi.quality import quality_report
 from unionapi.scheduler import next_runs, start_harvest
@@ -40,6 +43,9 @@ from unionapi.search import SearchRequest, representative, entry_document
 log = logging.getLogger("unioncat.pages")
 PAGE_SIZE = 20
 REPORTS_PER_PAGE = 8
+SESSION_LIFETIME = timedelta(hours=12)
+DISPLAY_CHARS = 1000  # of one field on a page
+MAX_SUGGESTION_SEARCHES = 6  # "did you mean" searches for one empty result
 FILTERS = ("library", "language", "type", "year_from", "year_to", "available")
 COMPARED = ("library", "record_id", "title", "authors", "year", "publisher", "edition", "series", "extent", "pages",
             "isbns", "languages", "material_type", "call_number")
@@ -51,6 +57,8 @@ def pages_blueprint(services) -> Blueprint:
     bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                    static_url_path="/assets")
     bp.record_once(lambda state: _configure(state.app, Path(services.config.settings.data_dir)))
+    sign_ins = SessionStore(Path(services.config.settings.data_dir) / "sessions.sqlite3",
+                            int(SESSION_LIFETIME.total_seconds()))
 
     def libraries():
         return services.config.libraries
@@ -76,11 +84,8 @@ def pages_blueprint(services) -> Blueprint:
     @bp.after_request
     def headers(response):
         if g.get("remember_lang"):
-            response.set_cookie("lang", g.lang, max_age=365 * 86400, httponly=True, samesite="Lax")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-                                    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.set_cookie("lang", g.lang, max_age=365 * 86400, httponly=True, samesite="Lax",
+                                secure=is_https())
         if request.path.startswith("/cataloguer"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -100,7 +105,12 @@ def pages_blueprint(services) -> Blueprint:
             args.pop(key, None)
             if value is not None:
                 args[key] = value
-        query = urlencode(list(args.items(multi=True)))
+        pairs, per_key = [], defaultdict(int)
+        for pair in dict.fromkeys(args.items(multi=True)):  # each value once, few per parameter: no huge links
+            per_key[pair[0]] += 1
+            if per_key[pair[0]] <= MAX_VALUES:
+                pairs.append(pair)
+        query = urlencode(pairs)
         return request.path + ("?" + query if query else "")
 
     @bp.app_template_filter("when")
@@ -152,12 +162,12 @@ def pages_blueprint(services) -> Blueprint:
         args = request.args
         if request.path == "/" and not any(args.get(k) for k in ("q", *FILTERS)):
             return render_template("home.html", libraries=len(libraries()), entries=services.engine.count())
-        state = {"q": args.get("q", "").strip(), "library": args.getlist("library"),
-                 "language": args.getlist("language"), "type": args.getlist("type"),
+        state = {"q": args.get("q", "").strip(), "library": distinct(args, "library"),
+                 "language": distinct(args, "language"), "type": distinct(args, "type"),
                  "year_from": args.get("year_from", ""), "year_to": args.get("year_to", ""),
                  "available": "1" if args.get("available") in ("1", "true", "on") else ""}
         try:
-            search_request = to_search_request(state, args.get("page", "1"))
+            search_request = to_search_request(state, args.get("page") or "1")
         except BadRequest as exc:
             return render_template("search.html", state=state, error=t("bad_search", message=exc.message),
                                    result=None, url=search_url), 400
@@ -167,11 +177,15 @@ def pages_blueprint(services) -> Blueprint:
                                pages=pages, url=search_url, facets=facet_links(state, result.facets),
                                suggestions=[] if result.total else suggestions(state), error=None)
 
+    def distinct(args, name: str) -> list[str]:
+        """A filter's values once each, and never so many that echoing them makes a huge page
+        (one more than the API allows, so that the API's parser still says why)."""
+        return list(dict.fromkeys(args.getlist(name)))[:MAX_VALUES + 1]
+
     def to_search_request(state: dict, page: str) -> SearchRequest:
         """The page's parameters checked by the API's own parser (same rules, same messages)."""
-        api_args = MultiDict([("q", state["q"]), ("page", page), ("size", str(PAGE_SIZE)),
-                              ("year_from", state["year_from"]), ("year_to", state["year_to"]),
-                              ("available", state["available"])])
+        api_args = MultiDict([("q", state["q"]), ("page", page), ("size", str(PAGE_SIZE))]
+                             + [(name, state[name]) for name in ("year_from", "year_to", "available") if state[name]])
         for page_name, api_name in (("library", "library"), ("language", "lang"), ("type", "type")):
             for value in state[page_name]:
                 api_args.add(api_name, value)
@@ -212,11 +226,14 @@ def pages_blueprint(services) -> Blueprint:
         return groups
 
     def suggestions(state: dict) -> list[dict]:
-        """For an empty result: the same words without filters, then fewer words (only if they find something)."""
+        """For an empty result: the same words without filters, then fewer words (only if they find something).
+
+        At most MAX_SUGGESTION_SEARCHES searches: a query of hundreds of words must not cost hundreds.
+        """
         out, seen = [], set()
 
         def offer(key: str, q: str, new_state: dict) -> None:
-            if (q, key) in seen or not q:
+            if (q, key) in seen or not q or len(seen) >= MAX_SUGGESTION_SEARCHES:
                 return
             seen.add((q, key))
             found = services.engine.search(to_search_request(new_state, "1")).total
@@ -267,7 +284,7 @@ def pages_blueprint(services) -> Blueprint:
         rows.sort(key=lambda r: r["status"] != AVAILABLE)  # stable: what is on a shelf first, API order kept
         return rows
 
-    @bp.get("/entry/<entry_id>/record/<int:number>")
+    @bp.get("/entry/<entry_id>/record/<id:number>")
     def member(entry_id: str, number: int):
         members = services.catalogue.members(entry_id)
         if not 1 <= number <= len(members):
@@ -298,8 +315,8 @@ def pages_blueprint(services) -> Blueprint:
 
     # -- cataloguer: sign-in ---------------------------------------------------------------------
     def signed_in() -> str | None:
-        """The cataloguer of this session, if their token is still in settings.yaml."""
-        who, key = session.get("who"), session.get("key")
+        """The cataloguer of this session, if it was not signed out and their token is still in settings.yaml."""
+        who, key = sign_ins.get(session.get("sid")) or (None, None)
         if who and key and any(name == who and hmac.compare_digest(digest, key)
                                for name, digest in services.config.settings.api_tokens):
             return who
@@ -328,12 +345,13 @@ def pages_blueprint(services) -> Blueprint:
             return render_template("login.html", next=target, error=t("login.refused")), 401
         session.clear()  # a fresh session (and CSRF token) for the signed-in cataloguer
         session.permanent = True
-        session.update(who=who, key=hash_token(token), csrf=secrets.token_urlsafe(32))
+        session.update(sid=sign_ins.create(who, hash_token(token)), csrf=secrets.token_urlsafe(32))
         log.info("%s signed in from %s", who, request.remote_addr)
         return redirect(target)
 
     @bp.post("/cataloguer/logout")
     def logout():
+        sign_ins.delete(session.get("sid"))  # a copy of the cookie kept from before opens nothing now
         session.clear()
         return redirect(url_for("pages.search"))
 
@@ -344,8 +362,10 @@ def pages_blueprint(services) -> Blueprint:
         return redirect(url_for("pages.duplicates"))
 
     def safe_next(target: str | None) -> str:
-        """Only back into the cataloguer pages: never an open redirect."""
-        if target and target.startswith("/cataloguer/") and not target.startswith("//") and "\\" not in target:
+        """Only back into the cataloguer pages: never an open redirect, never a header split (CR/LF) nor
+        anything else a Location header cannot carry as it is."""
+        if (target and target.startswith("/cataloguer/") and "\\" not in target
+                and all(0x21 <= ord(c) <= 0x7e for c in target)):
             return target
         return url_for("pages.duplicates")
 
@@ -411,7 +431,7 @@ def pages_blueprint(services) -> Blueprint:
     def pipeline_lock():
         """The API's lock: one decision at a time, never during a harvest's catalogue update."""
         try:
-            with hold(services.locks_dir, "pipeline", wait_s=120):
+            with pipeline_for_request(services):
                 yield
         except Busy as exc:
             raise BadRequest(t("error.busy", message=str(exc))) from None
@@ -434,7 +454,7 @@ def pages_blueprint(services) -> Blueprint:
         flash(message, "ok" if ok else "error")
         return redirect(back())
 
-    @bp.post("/cataloguer/duplicates/<int:report_id>/<any(merge, reject):action>")
+    @bp.post("/cataloguer/duplicates/<id:report_id>/<any(merge, reject):action>")
     @cataloguer_only
     def decide_report(report_id: int, action: str):
         def run():
@@ -472,7 +492,7 @@ def pages_blueprint(services) -> Blueprint:
         return render_template("decisions.html", decisions=clusters().decisions(limit=50),
                                messages=get_flashed_messages(True))
 
-    @bp.post("/cataloguer/decisions/<int:decision_id>/undo")
+    @bp.post("/cataloguer/decisions/<id:decision_id>/undo")
     @cataloguer_only
     def undo(decision_id: int):
         def run():
@@ -522,8 +542,33 @@ def _configure(app, data_dir: Path) -> None:
     """Session cookie settings and the key that signs it (kept in the data directory across restarts)."""
     app.secret_key = os.environ.get("UNIONCAT_SECRET_KEY") or _secret_key(data_dir / "secret.key")
     app.config.update(SESSION_COOKIE_NAME="unioncat_session", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
                       SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=7))
+    app.session_interface = _SessionCookie()
+    app.jinja_env.finalize = _clip
+
+
+def _clip(value):
+    """Every value a page prints, cut to DISPLAY_CHARS: a record with a 60,000-character title must
+    not make a quarter-megabyte page. Links (all start with "/") are printed whole."""
+    if (isinstance(value, str) and len(value) > DISPLAY_CHARS and not value.startswith("/")
+            and not isinstance(value, Markup)):
+        return value[:DISPLAY_CHARS] + "…"
+    return value
+
+
+def is_https() -> bool:
+    """The browser reached us over https: directly, or through a proxy that says so. Only ever used to
+    make a cookie Secure, so a forged header can do no harm (it only withholds the cookie from http)."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
+class _SessionCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, ``Secure`` whenever the request came over https."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return is_https() or super().get_cookie_secure(app)
 
 
 def _secret_key(path: Path) -> str:

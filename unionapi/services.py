@@ -1,7 +1,8 @@
 """Where each store lives under the data directory, opened once per process."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Config
@@ -19,6 +20,8 @@ class Services:
     config_error: str | None = None  # the last reload that failed (the previous configuration stays)
     config_dir: Path | None = None  # where the configuration was loaded from, to reload it
     sources_file: Path | None = None
+    # request threads that may wait for (or hold) the pipeline lock at once: the others always serve reads
+    writers: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
 
     @property
     def locks_dir(self) -> Path:

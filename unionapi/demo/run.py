@@ -20,6 +20,7 @@ def demo_config(config_dir: Path | None = None) -> Config:
     settings = load_settings(config_dir / "settings.yaml")
     if not os.environ.get("UNIONCAT_DATA_DIR"):
         settings = replace(settings, data_dir=settings.data_dir / "demo")
+    settings = replace(settings, harvest_allow_private_addresses=True)  # the demo's providers are on 127.0.0.1
     sources_file = config_dir / "demo-sources.yaml"
     libraries = load_sources(sources_file)
     for library in libraries.values():
