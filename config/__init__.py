@@ -81,6 +81,7 @@ class Settings:
     search_index: str = "unioncat"  # the alias searched; versioned indexes behind it
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_trusted_proxy: str | None = None  # address of a reverse proxy whose X-Forwarded-* headers are believed
     max_page_size: int = 100
     harvest_max_retries: int = 5
     harvest_backoff_s: float = 2.0
@@ -175,6 +176,7 @@ def load_settings(path: Path) -> Settings:
             api_host=str(api.get("host", "127.0.0.1")),
             api_port=int(os.environ.get("UNIONCAT_PORT") or api.get("port", 8080)),
             max_page_size=int(api.get("max_page_size", 100)),
+            api_trusted_proxy=str(api["trusted_proxy"]) if api.get("trusted_proxy") else None,
             harvest_max_retries=int(harvest.get("max_retries", 5)),
             harvest_backoff_s=float(harvest.get("backoff_s", 2.0)),
             harvest_max_pages=int(harvest.get("max_pages", 100_000)),

@@ -216,3 +216,28 @@ def test_what_a_failing_server_answered_is_shown_to_administrators_only(site):
         assert public.ok and "SECRET" not in public.text and "HTTP 500 from the library" in public.text, path
     run = requests.get(f"{url}/api/harvests", headers=auth(), timeout=10).json()["harvests"][0]
     assert run["detail"] == "&lt;html&gt;SECRET stack trace" and "SECRET" in run["error"]
+
+
+def test_behind_a_trusted_proxy_the_cookie_is_secure_and_nobody_else_can_claim_https(site, tmp_path):
+    """Over real HTTP: `unioncat serve` believes X-Forwarded-Proto only from api.trusted_proxy."""
+    import shutil
+
+    import yaml
+    for proxy, secure in ((None, False), ("127.0.0.1", True)):
+        config_dir = tmp_path / f"proxy-{proxy}"
+        shutil.copytree(site["config_dir"], config_dir, ignore=shutil.ignore_patterns("serve.log"))
+        settings = yaml.safe_load((config_dir / "settings.yaml").read_text(encoding="utf-8"))
+        settings["data_dir"] = str(tmp_path / f"data-{proxy}")
+        shutil.copytree(load_config(site["config_dir"]).settings.data_dir, settings["data_dir"],
+                        ignore=shutil.ignore_patterns("locks", "*-wal", "*-shm"))
+        if proxy:
+            settings["api"]["trusted_proxy"] = proxy
+        (config_dir / "settings.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+        server = ApiServer(config_dir)
+        try:  # the sign-in form already sets the session cookie (its CSRF token)
+            answer = requests.get(f"{server.url}/cataloguer/login", headers={"X-Forwarded-Proto": "https"},
+                                  timeout=10)
+        finally:
+            server.stop()
+        assert answer.status_code == 200
+        assert ("Secure" in answer.headers["Set-Cookie"]) is secure, (proxy, answer.headers["Set-Cookie"])

@@ -305,7 +305,12 @@ def serve_forever(services, host: str, port: int, threads: int = 8, scheduler=No
     from unionapi.app import create_app
     app = create_app(services, scheduler=scheduler)
     log.info("serving the union catalogue at http://%s:%d/api/search?q=... (Ctrl-C to stop)", host, port)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="unioncat")
+    proxy = services.config.settings.api_trusted_proxy
+    # behind a reverse proxy that ends TLS, only its X-Forwarded-Proto/For tell that the patron used https
+    # (cookies are then Secure); waitress drops those headers from anyone else
+    behind = dict(trusted_proxy=proxy, trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"},
+                  clear_untrusted_proxy_headers=True) if proxy else {}
+    waitress.serve(app, host=host, port=port, threads=threads, ident="unioncat", **behind)
 
 
 if __name__ == "__main__":
