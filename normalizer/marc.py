@@ -225,27 +225,45 @@ def _redecode_fields(marc: MarcRecord, chunk: bytes) -> MarcRecord:
     if len(raw.fields) != len(marc.fields):
         return marc
     as_marc8 = chunk[9:10] == b" " and marc.notes[:1] == ("decoded as MARC-8 after UTF-8 failed",)
-    at, offered, protected = [], [], []
+    at, offered, protected = [], [], []  # at: (field index, its subfield indexes) per offered group
     for i, (f, r) in enumerate(zip(marc.fields, raw.fields)):
         if len(f) != 4 or r.is_control_field() or len(r.subfields) != len(f[3]):
             continue
         raw_values = [s.value for s in r.subfields]
-        if all(v.isascii() for v in raw_values):
-            continue
-        at.append(i)
-        offered.append(([v for _, v in f[3]], raw_values))
-        protected.append(as_marc8 and all(strict_marc8(v) for v in raw_values))
+        # a field may mix subfields too ($a typed in VNI, $e "kể" in UTF-8): valid UTF-8 subfields and
+        # the others are decided as two groups, so one cannot spoil the other's reading
+        utf8, other = [], []
+        for k, v in enumerate(raw_values):
+            if not v.isascii():
+                (utf8 if _valid_utf8(v) else other).append(k)
+        for group in (utf8, other) if utf8 and other else ([k for k, v in enumerate(raw_values)],):
+            if all(raw_values[k].isascii() for k in group):
+                continue
+            at.append((i, group))
+            offered.append(([f[3][k][1] for k in group], [raw_values[k] for k in group]))
+            protected.append(as_marc8 and all(strict_marc8(raw_values[k]) for k in group))
     if not at:
         return marc
     fields, repairs, notes = list(marc.fields), [], list(marc.notes)
-    for i, (original, _), (values, name, doubt) in zip(at, offered, decide_record(offered, protected, UTF8)):
+    for (i, group), (original, _), (values, name, doubt) in zip(at, offered, decide_record(offered, protected, UTF8)):
         f = fields[i]
         if values is not None:
-            fields[i] = (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], values)])
+            subfields = list(f[3])
+            for k, v in zip(group, values):
+                subfields[k] = (subfields[k][0], v)
+            fields[i] = (f[0], f[1], f[2], subfields)
             repairs.append(repair_entry(f[0], name, original, values))
         elif doubt:
             notes.append(undecided_note(f[0], original, doubt))
     return marc._replace(fields=fields, repairs=tuple(repairs), notes=tuple(notes))
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _ANSEL = marc8_mapping.CODESETS[0x45]  # MARC-8's default G1 set: byte -> (code point, combining)

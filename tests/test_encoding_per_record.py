@@ -68,6 +68,20 @@ def test_short_author_follows_the_tcvn3_title_and_joins_its_book():
         koha.title, [a.name for a in koha.authors], koha.isbns)
 
 
+@pytest.mark.parametrize("encoding", ["TCVN3", "VNI"])
+def test_a_name_in_a_legacy_encoding_beside_a_utf8_relator_is_read(encoding):
+    """One field, two encodings (merged catalogues): 700 $a typed in VNI or TCVN3, $e "kể" in UTF-8, the
+    rest of the record UTF-8. The subfields are decided apart, so $e cannot spoil the name's reading."""
+    from normalizer.vn_tables import VNI
+    table = TO_TCVN3 if encoding == "TCVN3" else VNI  # Unicode letter -> its bytes
+    legacy = b"".join(table[ch] if ch in table else ch.encode("ascii")
+                      for ch in unicodedata.normalize("NFC", "Nguyễn Văn Thắng,"))
+    rec = normalize(iso2709(("245", "\x1faSơn Tinh, Thủy Tinh /\x1fcNguyễn Văn Thắng kể.".encode()),
+                            ("700", b"\x1fa" + legacy + "\x1fekể".encode())), "iso2709", CTX)
+    assert [a.name for a in rec.authors] == ["Nguyễn Văn Thắng"], rec.notes
+    assert ("700", encoding) in {(r["field"], r["from"]) for r in rec.repairs}
+
+
 @pytest.mark.parametrize("name", ["Lê", "Vũ", "Tô Hoài", "Hồ Anh Thái", "Ma Văn Kháng", "Đỗ Chu"])
 def test_any_short_name_follows_a_tcvn3_record(name):
     """Names too short to prove anything alone ("Lê" is two letters) are read as the record is."""
