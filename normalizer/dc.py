@@ -6,7 +6,7 @@ import re
 from lxml import etree
 
 from .dates import parse_year
-from .encodings import needs_look, repair_entry, repair_values
+from .encodings import is_vietnamese_text, needs_look, repair_entry, repair_values
 from .extract import pages_from_extent, trim
 from .ids import normalize_isbn, normalize_issn
 from .records import UNKNOWN, Author, CanonicalRecord, Holding, RejectedRecord, SourceContext
@@ -124,10 +124,11 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
     values: dict[str, list[str]] = {}
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format="oai_dc")
     notes = rec.notes
-    for name, el in elements:
-        text = "".join(el.itertext())
+    texts = ["".join(el.itertext()) for _, el in elements]
+    vietnamese = is_vietnamese_text(texts)
+    for (name, el), text in zip(elements, texts):
         if needs_look(text):  # mojibake or legacy 8-bit text read as Latin-1 (see encodings)
-            repaired, encoding = repair_values([text])
+            repaired, encoding = repair_values([text], vietnamese=vietnamese)
             if repaired:
                 rec.repairs.append(repair_entry("dc:" + name, encoding, [text], repaired))
                 text = repaired[0]

@@ -224,12 +224,15 @@ class _Field:
 
     __slots__ = ("original", "counts", "cautious", "readings", "own", "protected")
 
-    def __init__(self, original: list[str], counts, raw: list[bytes], protected: bool):
+    def __init__(self, original: list[str], counts, raw: list[bytes], protected: bool, vietnamese: bool = False):
         self.original = original
         self.counts = counts
         # Text that may be right as it is (Latin-1 letters only, or valid MARC-8) is re-read on its own
         # evidence only with two valid Vietnamese words ("Lü" is not TCVN3 "Lỹ", MARC-8 "thī" not "thồi").
-        self.cautious = protected or all(ch in _LATIN_LETTERS for v in original for ch in v if ch > "\x7f")
+        # In a record that is Vietnamese by its other fields, Latin-1 letters in a name are far likelier a
+        # legacy encoding shown wrong ("Ñoaøn Kim Oanh" is VNI "Đoàn Kim Oanh") than a foreign name.
+        self.cautious = protected or not vietnamese and all(ch in _LATIN_LETTERS for v in original for ch in v
+                                                            if ch > "\x7f")
         self.protected = protected
         self.readings = {}  # encoding name -> (values, counts); the original when a decoder gives it back
         for name, decoder in _DECODERS:
@@ -254,7 +257,7 @@ class _Field:
 
 
 def decide_record(fields: list[tuple[list[str], list[bytes]]], protected: list[bool] | None = None,
-                  utf8_name: str = MOJIBAKE) -> list[tuple[list[str] | None, str | None, str | None]]:
+                  utf8_name: str = MOJIBAKE, vietnamese: bool = False) -> list[tuple[list[str] | None, str | None, str | None]]:
     """The decodings of a record's fields, decided from the evidence of all of them.
 
     ``fields``: per field, the subfield texts as read (``original``) and their bytes (``raw``).
@@ -289,7 +292,7 @@ def decide_record(fields: list[tuple[list[str], list[bytes]]], protected: list[b
                 out[i] = (utf8, utf8_name, None)
                 continue
         if _share(counts) < ORIGINAL_MAX:  # else plausible as it is: no evidence, nothing to re-read
-            legacy.append((i, _Field(original, counts, raw, protected[i])))
+            legacy.append((i, _Field(original, counts, raw, protected[i], vietnamese)))
     if not legacy:
         return out
     record = _record_encoding([f for _, f in legacy])
@@ -345,14 +348,16 @@ def decide(original: list[str], raw: list[bytes], utf8_name: str = MOJIBAKE) -> 
     return values, name
 
 
-def repair_values(values: list[str], utf8_name: str = MOJIBAKE) -> tuple[list[str] | None, str | None]:
-    """Text-level repair of one field (its subfield values), for text already decoded by someone else."""
-    new, name, _ = repair_record_values([values], utf8_name)[0]
+def repair_values(values: list[str], utf8_name: str = MOJIBAKE,
+                  vietnamese: bool = False) -> tuple[list[str] | None, str | None]:
+    """Text-level repair of one field (its subfield values), for text already decoded by someone else;
+    ``vietnamese``: the rest of the record is Vietnamese text (see is_vietnamese_text)."""
+    new, name, _ = repair_record_values([values], utf8_name, vietnamese)[0]
     return new, name
 
 
-def repair_record_values(fields: list[list[str]], utf8_name: str = MOJIBAKE) -> list[tuple[list[str] | None,
-                                                                                           str | None, str]]:
+def repair_record_values(fields: list[list[str]], utf8_name: str = MOJIBAKE,
+                         vietnamese: bool = False) -> list[tuple[list[str] | None, str | None, str]]:
     """Text-level repair of a record's fields (each a list of subfield values), decided together
     (``decide_record``): per field ``(new values or None, encoding name or None, doubt or "")``.
 
@@ -365,7 +370,8 @@ def repair_record_values(fields: list[list[str]], utf8_name: str = MOJIBAKE) -> 
         at.append([i for i, b in enumerate(raw) if b is not None])
         offered.append(([values[i] for i in at[-1]], [raw[i] for i in at[-1]]))
     out = []
-    for values, suspects, (new, name, doubt) in zip(fields, at, decide_record(offered, utf8_name=utf8_name)):
+    for values, suspects, (new, name, doubt) in zip(fields, at, decide_record(offered, utf8_name=utf8_name,
+                                                                                      vietnamese=vietnamese)):
         if new is None:
             out.append((None, None, doubt or ""))
             continue
@@ -393,3 +399,13 @@ def repair_entry(field: str, name: str, before: list[str], after: list[str]) -> 
 def undecided_note(field: str, values: list[str], doubt: str) -> str:
     """The warning for a field whose encoding could not be decided (shown by ``unioncat quality``)."""
     return f"encoding of {field} undecided, kept as received: {_nfc_join(values)[:60]!r} ({doubt})"
+
+
+# Letters only Vietnamese uses (beyond Latin-1 and Windows-1252): text holding them was decoded right.
+_VIETNAMESE_ONLY = re.compile("[ăắằẳẵặđơớờởỡợưứừửữựạảấầẩẫậẹẻẽếềểễệỉịọỏốồổỗộụủỳỵỷỹĩũ]", re.IGNORECASE)
+
+
+def is_vietnamese_text(texts) -> bool:
+    """Do these values (a record's other fields) hold Vietnamese correctly decoded?"""
+    return any(_VIETNAMESE_ONLY.search(t) for t in texts if t)
+

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from .dates import best_year
-from .encodings import _BEYOND_8BIT, repair_entry, repair_record_values, repair_values, undecided_note
+from .encodings import (_BEYOND_8BIT, is_vietnamese_text, repair_entry, repair_record_values, repair_values,
+                        undecided_note)
 from .ids import normalize_isbn, normalize_issn
 from .marc import MarcRecord
 from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
@@ -342,12 +343,13 @@ def _repair_field(f, repairs: list):
     return (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], after)])
 
 
-def repair_fields(fields: list, repairs: list, notes: list) -> list:
+def repair_fields(fields: list, repairs: list, notes: list, vietnamese: bool = False) -> list:
     """Fields whose text may be legacy 8-bit bytes read as Latin-1/Windows-1252, repaired together: the
     record's legacy encoding is decided from all of them (encodings.decide_record), so a short 100
     follows a long 245. A field left undecided gets a note. Returns the fields, repaired or not."""
     out = []
-    for f, (after, name, doubt) in zip(fields, repair_record_values([[v for _, v in f[3]] for f in fields])):
+    for f, (after, name, doubt) in zip(fields, repair_record_values([[v for _, v in f[3]] for f in fields],
+                                                                              vietnamese=vietnamese)):
         before = [v for _, v in f[3]]
         if after is not None:
             repairs.append(repair_entry(f[0], name, before, after))
@@ -389,7 +391,9 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
             f008 = f[1]
     doubts = []
     if suspects:
-        fixed = {id(a): b for a, b in zip(suspects, repair_fields(suspects, repairs, doubts)) if a is not b}
+        vietnamese = is_vietnamese_text(v for fields in by_tag.values() for f in fields for _, v in f[3])
+        fixed = {id(a): b for a, b in zip(suspects, repair_fields(suspects, repairs, doubts, vietnamese))
+                 if a is not b}
         for tag in {f[0] for f in suspects} if fixed else ():
             by_tag[tag] = [fixed.get(id(f), f) for f in by_tag[tag]]
         added = [fixed.get(id(f), f) for f in added]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .dates import best_year
-from .encodings import _BEYOND_8BIT
+from .encodings import _BEYOND_8BIT, is_vietnamese_text
 from .extract import (_holding_koha, _holdings_852_876, _join_title, _subfield, add_isbns, add_issns,
                       canonical_from_marc, pages_from_extent, repair_fields, trim)
 from .marc import MarcRecord
@@ -258,7 +258,8 @@ def canonical_from_unimarc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Ca
     data_fields = [_clean_field(f) for f in marked]
     suspects = [f for f in data_fields if _suspect(f)]
     # the record's legacy encoding is decided from all its text fields together: a short 700 follows a long 200
-    fixed = dict(zip(map(id, suspects), repair_fields(suspects, repairs, doubts))) if suspects else {}
+    vietnamese = is_vietnamese_text(v for f in data_fields for _, v in f[3])
+    fixed = dict(zip(map(id, suspects), repair_fields(suspects, repairs, doubts, vietnamese))) if suspects else {}
     by_tag: dict[str, list] = {}
     located = []  # 852 and 876 in record order
     for f in data_fields:

@@ -82,6 +82,18 @@ def test_a_name_in_a_legacy_encoding_beside_a_utf8_relator_is_read(encoding):
     assert ("700", encoding) in {(r["field"], r["from"]) for r in rec.repairs}
 
 
+@pytest.mark.parametrize("shown, name", [("Ñoaøn Kim Oanh", "Đoàn Kim Oanh"), ("Nguyeãn Minh", "Nguyễn Minh"),
+                                         ("Noël Pérez", "Noël Pérez"), ("François Mauriac", "François Mauriac")])
+def test_a_vni_name_shown_as_windows_1252_in_a_vietnamese_dublin_core_record_is_read(shown, name):
+    """Latin-1 letters alone prove little ("Noël" is French), but beside a title in Vietnamese a name
+    like "Ñoaøn" is VNI shown wrong; a real French name stays as it is."""
+    from xml.sax.saxutils import escape
+    body = ('<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Lịch sử văn học Việt Nam</dc:title>'
+            f"<dc:creator>{escape(shown)}</dc:creator></oai_dc:dc>").encode("utf-8")
+    assert [a.name for a in normalize(body, "oai_dc", CTX).authors] == [name]
+
+
 @pytest.mark.parametrize("name", ["Lê", "Vũ", "Tô Hoài", "Hồ Anh Thái", "Ma Văn Kháng", "Đỗ Chu"])
 def test_any_short_name_follows_a_tcvn3_record(name):
     """Names too short to prove anything alone ("Lê" is two letters) are read as the record is."""
