@@ -125,9 +125,11 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
     rec = CanonicalRecord(record_id=ctx.record_id, library=ctx.library, format="oai_dc")
     notes = rec.notes
     texts = ["".join(el.itertext()) for _, el in elements]
-    vietnamese = is_vietnamese_text(texts)
+    vietnamese = None  # do the other values hold Vietnamese? asked only when one needs a look
     for (name, el), text in zip(elements, texts):
         if needs_look(text):  # mojibake or legacy 8-bit text read as Latin-1 (see encodings)
+            if vietnamese is None:
+                vietnamese = is_vietnamese_text(texts)
             repaired, encoding = repair_values([text], vietnamese=vietnamese)
             if repaired:
                 rec.repairs.append(repair_entry("dc:" + name, encoding, [text], repaired))

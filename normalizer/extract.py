@@ -343,6 +343,18 @@ def _repair_field(f, repairs: list):
     return (f[0], f[1], f[2], [(c, v) for (c, _), v in zip(f[3], after)])
 
 
+def fallback_title(rec: CanonicalRecord, get, main: str, had_main: bool, tags, join, notes: list) -> None:
+    """No title in the main title field (245, UNIMARC 200): the first of ``tags`` that has one, said in a note."""
+    for tag in tags:
+        fields = get(tag)
+        title = join(fields[0][3]) if fields else ""
+        if title:
+            rec.title = rec.title_sort = title
+            notes.append(f"{main} {'has no title' if had_main else 'missing'}: title taken from {tag}")
+            return
+    notes.append(f"no title in {main} or in {', '.join(tags)}")
+
+
 def repair_fields(fields: list, repairs: list, notes: list, vietnamese: bool = False) -> list:
     """Fields whose text may be legacy 8-bit bytes read as Latin-1/Windows-1252, repaired together: the
     record's legacy encoding is decided from all of them (encodings.decide_record), so a short 100
@@ -418,15 +430,7 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
         skip = int(nonfiling) if len(nonfiling) == 1 and "0" <= nonfiling <= "9" else 0  # not "²"
         rec.title_sort = rec.title[skip:].lstrip() if 0 < skip < len(rec.title) else rec.title
     if not rec.title:
-        for tag in ("246", "240", "130", "740"):
-            fields = get(tag)
-            title = _join_title(fields[0][3]) if fields else ""
-            if title:
-                rec.title = rec.title_sort = title
-                notes.append(f"245 {'has no title' if t245 else 'missing'}: title taken from {tag}")
-                break
-        else:
-            notes.append("no title in 245, 246, 240, 130 or 740")
+        fallback_title(rec, get, "245", bool(t245), ("246", "240", "130", "740"), _join_title, notes)
 
     # authors
     seen = set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-# Holding statuses, from the Koha 952 rules in shared/PEERS.md.
+# Holding statuses, from Koha's 952 item rules (952 $1 lost, $0 withdrawn, $q due date, $7 not for loan).
 AVAILABLE = "available"
 ON_LOAN = "on_loan"
 NOT_FOR_LOAN = "not_for_loan"

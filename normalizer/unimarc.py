@@ -13,7 +13,7 @@ import re
 from .dates import best_year
 from .encodings import _BEYOND_8BIT, is_vietnamese_text
 from .extract import (_holding_koha, _holdings_852_876, _join_title, _subfield, add_isbns, add_issns,
-                      canonical_from_marc, pages_from_extent, repair_fields, trim)
+                      canonical_from_marc, fallback_title, pages_from_extent, repair_fields, trim)
 from .marc import MarcRecord
 from .names import is_vietnamese_name
 from .records import Author, CanonicalRecord, RejectedRecord, SourceContext
@@ -258,8 +258,8 @@ def canonical_from_unimarc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Ca
     data_fields = [_clean_field(f) for f in marked]
     suspects = [f for f in data_fields if _suspect(f)]
     # the record's legacy encoding is decided from all its text fields together: a short 700 follows a long 200
-    vietnamese = is_vietnamese_text(v for f in data_fields for _, v in f[3])
-    fixed = dict(zip(map(id, suspects), repair_fields(suspects, repairs, doubts, vietnamese))) if suspects else {}
+    fixed = dict(zip(map(id, suspects), repair_fields(
+        suspects, repairs, doubts, is_vietnamese_text(v for f in data_fields for _, v in f[3])))) if suspects else {}
     by_tag: dict[str, list] = {}
     located = []  # 852 and 876 in record order
     for f in data_fields:
@@ -289,15 +289,7 @@ def canonical_from_unimarc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Ca
         if whole and _VOLUME_ONLY.match(rec.title):  # 200 "Tập 2" of a set named in 461: "Set. Tập 2"
             rec.title = rec.title_sort = f"{whole}. {rec.title}"
     if not rec.title:
-        for tag in _OTHER_TITLES:
-            fields = get(tag)
-            title = _title(fields[0][3]) if fields else ""
-            if title:
-                rec.title = rec.title_sort = title
-                notes.append(f"200 {'has no title' if f200 else 'missing'}: title taken from {tag}")
-                break
-        else:
-            notes.append(f"no title in 200 or in {', '.join(_OTHER_TITLES)}")
+        fallback_title(rec, get, "200", bool(f200), _OTHER_TITLES, _title, notes)
 
     rec.languages = _languages(get("101", ()))
     vietnamese = "vie" in rec.languages

@@ -8,7 +8,6 @@ second library is fully indexed.
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import time

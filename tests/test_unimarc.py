@@ -4,7 +4,6 @@ Records: pymarc's UNIMARC test record (an Italian SBN record), and Libol-like Vi
 written here from the UNIMARC Bibliographic manual (200 title, 700 $a family name + $b given name,
 210 imprint, 100 coded data, 995 items at two branches).
 """
-import io
 import os
 import time
 import unicodedata
