@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from normalizer import normalize  # noqa: E402
-from normalizer.dedup import (DOUBTFUL, DOUBTFUL_AT, MATCH_FIELDS, SAME, candidate_pairs, cluster,  # noqa: E402
+from normalizer.dedup import (DOUBTFUL, MATCH_FIELDS, SAME, candidate_pairs, cluster,  # noqa: E402
                               compare, prepare)
+from normalizer.match_model import default_model  # noqa: E402
 from normalizer.records import Author, CanonicalRecord, RejectedRecord, SourceContext  # noqa: E402
 
 from bench.degradations import DEGRADATIONS, dirty  # noqa: E402
@@ -358,7 +359,7 @@ def _why_missed(i: int, j: int, m: dict) -> str:
         return "veto " + _RULE_END.split(first.removeprefix("veto: "), maxsplit=1)[0].strip(" ,")
     if v.decision == SAME:
         return "same, clusters not merged"
-    return f"{v.decision} (score {v.score:g})" if v.decision == DOUBTFUL else f"score {v.score:g} < {DOUBTFUL_AT}"
+    return f"{v.decision} (score {v.score:.1f})" if v.decision == DOUBTFUL else f"score {v.score:.1f} < {default_model().doubtful_at:.1f}"
 
 
 def _show(k: int, m: dict) -> str:
@@ -395,6 +396,25 @@ def evaluate_degraded(name: str, records, truth_groups, degraded: set[int], repa
 LOADERS = {"dblp-acm": load_dblp_acm, "cora": load_cora, "demo": load_demo}
 
 
+def train_bundled_model(demo_records: int = DEMO_RECORDS) -> None:
+    """The model shipped in the repository: weights estimated from the demo network, DBLP-ACM and
+    Cora pooled (each source a library), without their truth."""
+    from normalizer.match_model import MatchModel
+    from normalizer.training import estimate
+    t0 = time.perf_counter()
+    pooled = [r for name in ("demo", "dblp-acm", "cora") for r in LOADERS[name]()[0]]
+    model = estimate(pooled, name="bundled: demo network + DBLP-ACM + Cora, pooled, unlabelled")
+    path = ROOT / "normalizer" / "match_model.json"
+    old = MatchModel.from_json(path.read_text("utf-8")) if path.exists() else None
+    path.write_text(model.to_json(), "utf-8")
+    print(f"train records={len(pooled)} seconds={time.perf_counter() - t0:.1f} same_at={model.same_at:.2f} "
+          f"doubtful_at={model.doubtful_at:.2f} match_share={model.trained_on['match_share_in_blocks']}")
+    for f, levels in model.weights.items():
+        print(f"  {f}: " + ", ".join(f"{lv} {w:+.1f}" for lv, w in levels.items()))
+    for line in model.changes_from(old) if old else []:
+        print(f"  changed: {line}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(LOADERS), help="comma-separated datasets")
@@ -406,7 +426,12 @@ def main(argv=None) -> None:
     ap.add_argument("--demo-records", type=int, default=DEMO_RECORDS, help="size of the demo network")
     ap.add_argument("--examples", type=int, default=0,
                     help="with --degrade: print this many missed and false pairs per degradation, with reasons")
+    ap.add_argument("--train", action="store_true",
+                    help="first estimate the bundled matcher model from the pooled datasets (no labels) "
+                         "and write it to normalizer/match_model.json")
     args = ap.parse_args(argv)
+    if args.train:
+        train_bundled_model(args.demo_records)
     wanted = [*DEGRADATIONS, "dirty"] if args.degrade == "all" else [d for d in args.degrade.split(",") if d]
     unknown = set(wanted) - {*DEGRADATIONS, "dirty"}
     if unknown:

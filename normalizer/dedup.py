@@ -26,6 +26,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence, Union
 
+from .match_model import MatchModel, default_model, label
 from .records import CanonicalRecord
 from .text import exact, fold, nfc
 
@@ -36,32 +37,6 @@ except ImportError:  # pragma: no cover - depends on what the tree holds
 
 SAME, DOUBTFUL, DIFFERENT = "same", "doubtful", "different"
 
-# Evidence points and thresholds (see compare()). Kept here so the lead can show them in /why.
-POINTS = {
-    "id shared": 40,          # a valid ISBN-13 or a shared 035 system number
-    "title exact": 30,        # equal after NFC, case, punctuation and tone placement
-    "title near": 25,         # within TITLE_EDITS of each other, no word differing in marks only
-    "title main": 10,         # the main titles agree as words, one adds a subtitle; only when authors agree
-    "title partial": 20,      # one lacks the subtitle / is cut short / adds a few words; or
-                              # one has no diacritics
-    "authors agree": 25,      # every author of the shorter list matches, lists of like length:
-                              # with an exact title that is "same" even when no year is recorded
-    "authors agree 2+": 30,   # ... and at least two people match: rare by chance
-    "authors mostly": 15,     # two or more match, and at least 60% of the longer list or
-                              # all of the shorter (main authors vs every contributor)
-    "authors partial": 5,     # some match, many do not (1 of 7: a column with a new guest each time)
-    "authors one side": 0,    # only one record names authors: missing data is neutral
-    "year equal": 10,
-    "year off by one": -20,   # a reprint is often one year later (outweighs what authors agreeing adds)
-    "publisher agree": 5,
-    "publisher differ": -10,
-    "series agree": 5,        # the same series (journal, collection), full or abbreviated
-    "pages equal": 10,
-    "edition equal": 5,
-    "isbns disjoint": -30,    # both have ISBNs and none is shared: usually another edition
-}
-SAME_AT = 55
-DOUBTFUL_AT = 35
 TITLE_EDITS = 0.10  # share of characters that may differ between two titles
 AUTHOR_EDITS = 0.20  # share of characters that may differ between two name parts (typos)
 MAX_PAGE_DIFF = 10
@@ -113,6 +88,7 @@ class Verdict:
     reasons: list[str]
     differing: list[str]  # field names, for a side-by-side display
     vetoed: bool = False  # a rule proved them different (not merely too little evidence)
+    levels: dict[str, str] = field(default_factory=dict)  # field -> comparison level (match_model.LEVELS)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -671,18 +647,18 @@ def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
 
 def _title_rescue(a: Prepared, b: Prepared) -> tuple[str, str] | None:
     """For titles that differ (not by a number, a volume or diacritics) when every author agrees:
-    (points key, reason) when they still agree as words — a short Vietnamese title of three
+    (title level, reason) when they still agree as words — a short Vietnamese title of three
     syllables with one word dropped or moved ('Bé tập màu' ~ 'Bé tập tô màu'), or the same main
     title, one adding a subtitle ('Những thơ ấu' ~ 'Những ngày thơ ấu : hồi ký')."""
     if a.numbers != b.numbers or a.volumes != b.volumes:
         return None
     wa, wb = (a.bare or a.title).split(), (b.bare or b.title).split()
     if _words_close(wa, wb, min_shared=TITLE_WORDS_SHARED_AUTHORS):
-        return "title partial", (f"every word of one short title is in the other, authors agree "
+        return "partial", (f"every word of one short title is in the other, authors agree "
                                  f"('{' '.join(wa)}' vs '{' '.join(wb)}')")
     if not (a.has_subtitle and b.has_subtitle) and _words_close(
             a.main.split(), b.main.split(), min_shared=TITLE_WORDS_SHARED_AUTHORS):
-        return "title main", f"main titles agree ('{a.main}' vs '{b.main}'), one adds a subtitle, authors agree"
+        return "main", f"main titles agree ('{a.main}' vs '{b.main}'), one adds a subtitle, authors agree"
     return None  # two subtitles under one main title stay apart: 'Toán 10 : sách giáo viên' / ': sách bài tập'
 
 
@@ -873,7 +849,8 @@ def surely_apart(a: CanonicalRecord, year: int | None, pages: int | None, materi
                 or (a.material_type != material_type and "other" not in (a.material_type, material_type)))
 
 
-def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
+def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: MatchModel | None = None,
+            full: bool = False) -> Verdict:
     """Same edition, doubtful, or different — with every rule that fired as a reason.
 
     1. Vetoes (each proves two different books): material type, languages with nothing in
@@ -888,13 +865,17 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
        contradiction to "doubtful" (the same ISBN is printed on different books), nothing else.
        When every author agrees, titles that differ only as words (three or more, one dropped or
        moved, the other maybe adding a subtitle) are weighed instead of vetoed.
-    2. Evidence points (POINTS) summed: "same" from SAME_AT, "doubtful" from DOUBTFUL_AT.
-       Missing data is neutral: an exact title and agreeing authors are "same" without a year
-       or anything else; a title alone is not. A statement of responsibility typed into the
-       title (' / Nguyên Hồng') is cut off, and names the authors of a record that has none.
-       A later edition against a record stating none, with a year missing or one apart, is
-       "doubtful" at most (a reprint is not told apart otherwise).
+    2. Evidence: each field's comparison level weighs log2(m/u) from the frozen ``model``
+       (:mod:`normalizer.match_model`); a field missing on either side weighs 0. The sum decides:
+       "same" from ``model.same_at``, "doubtful" from ``model.doubtful_at``. A statement of
+       responsibility typed into the title (' / Nguyên Hồng') is cut off, and names the authors
+       of a record that has none. A later edition against a record stating none, with a year
+       missing or one apart, is "doubtful" at most (a reprint is not told apart otherwise), and
+       so are two records a year apart, whatever else agrees.
+
+    ``full``: read every field even after a veto (training needs each pair's whole vector).
     """
+    model = model or default_model()
     pa, pb = prepare(a), prepare(b)
     if _order_key(pb) < _order_key(pa):  # one order for every pair: compare(a, b) == compare(b, a)
         pa, pb = pb, pa
@@ -903,12 +884,19 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     differing: list[str] = []
     vetoes: list[str] = []
     soft: list[str] = []  # contradictions a shared identifier turns into "doubtful"
+    levels: dict[str, str] = {}
     score = 0.0
 
-    def add(points_key: str, reason: str) -> None:
+    def add(field_name: str, level: str, reason: str) -> None:
         nonlocal score
-        score += POINTS[points_key]
-        reasons.append(f"{reason} ({POINTS[points_key]:+d})")
+        levels[field_name] = level
+        w = model.weight(field_name, level)
+        score += w
+        reasons.append(f"{reason} ({w:+.1f})")
+
+    def veto(field_name: str, level: str, reason: str, into: list[str] | None = None) -> None:
+        levels[field_name] = level
+        (vetoes if into is None else into).append(f"veto: {reason}")
 
     # identifiers
     isbn_a = {i for i in pa.isbns if not blocked.blocks(i, ra.title)}
@@ -919,45 +907,44 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
         reasons.append(f"isbn {i} shared but blocked for matching")
     sys_shared = sorted(pa.sysnums & pb.sysnums)
     if shared or sys_shared:
-        add("id shared", f"isbn {shared[0]} shared" if shared else f"system number {sys_shared[0]} shared")
+        add("ids", "shared", f"isbn {shared[0]} shared" if shared else f"system number {sys_shared[0]} shared")
     elif isbn_a and isbn_b:
-        add("isbns disjoint", f"isbns differ: {sorted(isbn_a)} vs {sorted(isbn_b)}")
+        add("ids", "disjoint", f"isbns differ: {sorted(isbn_a)} vs {sorted(isbn_b)}")
         differing.append("isbns")
     if pa.issns and pb.issns and not pa.issns & pb.issns:
-        vetoes.append(f"veto: issns {sorted(pa.issns)} vs {sorted(pb.issns)} have none in common")
+        veto("issns", "differ", f"issns {sorted(pa.issns)} vs {sorted(pb.issns)} have none in common")
         differing.append("issns")
 
     # material type and language
     ma, mb = ra.material_type, rb.material_type
     if ma != mb and "other" not in (ma, mb):
-        vetoes.append(f"veto: material type {ma} vs {mb}")
+        veto("material_type", "differ", f"material type {ma} vs {mb}")
         differing.append("material_type")
     if pa.volumes and pb.volumes and pa.volumes != pb.volumes:  # even with a shared (set) ISBN
-        vetoes.append(f"veto: volumes {','.join(pa.volumes)} vs {','.join(pb.volumes)} differ "
-                      "(two parts of a multi-volume work)")
+        veto("volumes", "differ", f"volumes {','.join(pa.volumes)} vs {','.join(pb.volumes)} differ "
+             "(two parts of a multi-volume work)")
         differing.append("title")
     if pa.languages and pb.languages and not pa.languages & pb.languages:
-        vetoes.append(f"veto: languages {sorted(pa.languages)} vs {sorted(pb.languages)} differ "
-                      "(a translation and its original are different books)")
+        veto("languages", "differ", f"languages {sorted(pa.languages)} vs {sorted(pb.languages)} differ "
+             "(a translation and its original are different books)")
         differing.append("languages")
 
     # a year, pages or edition that proves two books apart ends it here: most candidate pairs
     # are such, and the title and author comparisons are the costly part
-    if ra is not rb and ra != rb:
+    same_record = ra is rb or ra == rb
+    if not same_record and not full:
         vetoes += _cheap_vetoes(pa, pb, differing)
         if vetoes:
-            return Verdict(DIFFERENT, score, vetoes + reasons, differing, vetoed=True)
+            return Verdict(DIFFERENT, score, vetoes + reasons, differing, vetoed=True, levels=levels)
 
     # title
     level, why = _titles(pa, pb)
-    if level in ("exact", "near", "partial"):
-        add(f"title {level}", why)
-    elif level == "unaccented":
-        add("title partial", why)
+    if level in ("exact", "near", "partial", "unaccented"):
+        add("title", level, why)
     elif level == "conflict":
-        vetoes.append(f"veto: {why}")
+        veto("title", "conflict", why)
     else:
-        soft.append(f"veto: {why}")
+        veto("title", "differ", why, soft)
     if level != "exact":
         differing.append("title")
 
@@ -965,74 +952,76 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
     alevel, matched, why = _authors(pa, pb)
     if level == "differ" and alevel == "agree" and (rescued := _title_rescue(pa, pb)):
         soft.pop()  # the same people: a short or reworded title is weighed, not a veto
-        add(*rescued)
+        add("title", *rescued)
     if alevel == "agree":
-        add("authors agree 2+" if matched >= 2 else "authors agree", why)
+        add("authors", "agree2" if matched >= 2 else "agree", why)
     elif alevel in ("mostly", "partial"):
-        add(f"authors {alevel}", why)
+        add("authors", alevel, why)
         differing.append("authors")
     elif alevel == "one side":
-        add("authors one side", why)
+        reasons.append(f"{why} (+0.0)")  # missing data is neutral
         differing.append("authors")
     elif alevel == "conflict":
-        soft.append(f"veto: {why}")
+        veto("authors", "conflict", why, soft)
         differing.append("authors")
 
     # year
+    reprint = None  # "doubtful" at most: a reprint, not told apart otherwise
     ya, yb = ra.year, rb.year
     if ya and yb:
         if ya == yb:
-            add("year equal", f"year {ya} equal")
+            add("year", "equal", f"year {ya} equal")
         elif abs(ya - yb) == 1:
-            add("year off by one", f"years {ya} vs {yb} differ by one")
+            add("year", "one_apart", f"years {ya} vs {yb} differ by one")
             differing.append("year")
+            reprint = reprint or f"years {ya} and {yb} differ by one (a reprint is a year later)"
         else:
-            vetoes.append(f"veto: years {ya} vs {yb} differ")
+            veto("year", "far", f"years {ya} vs {yb} differ")
             differing.append("year")
 
     # edition
     if pa.edition and pb.edition and pa.edition != pb.edition:
-        vetoes.append(f"veto: editions '{ra.edition}' vs '{rb.edition}' differ")
+        veto("edition", "differ", f"editions '{ra.edition}' vs '{rb.edition}' differ")
         differing.append("edition")
     elif pa.edition and pa.edition == pb.edition:
-        add("edition equal", f"edition {pa.edition} in both")
+        add("edition", "equal", f"edition {pa.edition} in both")
     elif (ra.edition or rb.edition) and _norm(ra.edition or "") != _norm(rb.edition or ""):
         reasons.append(f"edition '{ra.edition or ''}' vs '{rb.edition or ''}' (not compared)")
         differing.append("edition")
-    reprint = None  # a reprint against a record saying no edition, with no year to tell them apart
+    # a reprint against a record saying no edition, with no year to tell them apart
     if (pa.edition or 0) >= 2 and not rb.edition or (pb.edition or 0) >= 2 and not ra.edition:
         if not (ya and yb) or abs(ya - yb) == 1:
-            reprint = (f"one record is a later edition ('{ra.edition or rb.edition}'), the other states "
+            reprint = reprint or (f"one record is a later edition ('{ra.edition or rb.edition}'), the other states "
                        f"none, and {'a year is missing' if not (ya and yb) else 'the years differ by one'}")
 
     # pages
     if ra.pages and rb.pages:
         if abs(ra.pages - rb.pages) > MAX_PAGE_DIFF:
-            vetoes.append(f"veto: pages {ra.pages} vs {rb.pages} differ by more than {MAX_PAGE_DIFF}")
+            veto("pages", "far", f"pages {ra.pages} vs {rb.pages} differ by more than {MAX_PAGE_DIFF}")
             differing.append("pages")
         elif ra.pages == rb.pages:
-            add("pages equal", f"pages {ra.pages} equal")
+            add("pages", "equal", f"pages {ra.pages} equal")
         else:
-            reasons.append(f"pages {ra.pages} vs {rb.pages} close")
+            add("pages", "close", f"pages {ra.pages} vs {rb.pages} close")
             differing.append("pages")
 
     # publisher
     if pa.publisher and pb.publisher:
         if pa.publisher <= pb.publisher or pb.publisher <= pa.publisher:
-            add("publisher agree", f"publisher '{ra.publisher}' vs '{rb.publisher}' agree")
+            add("publisher", "agree", f"publisher '{ra.publisher}' vs '{rb.publisher}' agree")
         else:
-            add("publisher differ", f"publisher '{ra.publisher}' vs '{rb.publisher}' differ")
+            add("publisher", "differ", f"publisher '{ra.publisher}' vs '{rb.publisher}' differ")
             differing.append("publisher")
 
     # series
     slevel, why = _series(pa, pb)
     if slevel == "agree":
-        add("series agree", why)
+        add("series", "agree", why)
     elif slevel:
-        vetoes.append(f"veto: {why} (two volumes of a series)")
+        veto("series", "differ", f"{why} (two volumes of a series)")
         differing.append("series")
 
-    if ra is rb or ra == rb:
+    if same_record:
         decision = SAME
         reasons.insert(0, "the same record")
         vetoes = soft = []
@@ -1042,23 +1031,48 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY) -> Verdict:
         decision = DOUBTFUL if (shared or sys_shared) else DIFFERENT
         if decision == DOUBTFUL:
             soft = [s.replace("veto: ", "") + " despite the shared identifier" for s in soft]
-    elif score >= SAME_AT and reprint:
+    elif score >= model.same_at and reprint:
         decision = DOUBTFUL
         reasons.append(f"doubtful at most: {reprint}")
-    elif score >= SAME_AT:
+    elif score >= model.same_at:
         decision = SAME
-    elif score >= DOUBTFUL_AT:
+    elif score >= model.doubtful_at:
         decision = DOUBTFUL
     else:
         decision = DIFFERENT
     reasons = vetoes + soft + reasons
     if not vetoes and not soft:
-        reasons.append(f"score {score:g}: same from {SAME_AT}, doubtful from {DOUBTFUL_AT}")
-    return Verdict(decision, score, reasons, differing, vetoed=bool(vetoes or soft))
+        reasons.append(f"total {score:+.1f}: same from {model.same_at:.1f}, doubtful from {model.doubtful_at:.1f}")
+    return Verdict(decision, score, reasons, differing, vetoed=bool(vetoes or soft), levels=levels)
+
+
+# levels that prove two books apart whatever else agrees (a title or authors contradiction only
+# "doubtful" when an identifier is shared); their learned weights are shown, never summed
+VETO_LEVELS = frozenset({"title.differ", "title.conflict", "authors.conflict", "year.far", "edition.differ",
+                         "pages.far", "series.differ", "material_type.differ", "languages.differ",
+                         "volumes.differ", "issns.differ"})
+
+
+def explain(verdict: Verdict, lang: str = "en", model: MatchModel | None = None) -> list[str]:
+    """One line per field with its signed weight, then the total against the thresholds — in
+    Vietnamese (``vi``) from the comparison levels, in English with the detail of each reason."""
+    if lang != "vi":
+        return list(verdict.reasons)
+    model = model or default_model()
+    lines = []
+    for f, lv in verdict.levels.items():
+        text = f"{label(f, 'vi')}: {label(f + '.' + lv, 'vi')}"
+        if f"{f}.{lv}" in VETO_LEVELS:
+            lines.append(f"{text} — khác sách (phủ quyết)")
+        else:
+            lines.append(f"{text} ({model.weight(f, lv):+.1f})")
+    if not verdict.vetoed:
+        lines.append(f"Tổng {verdict.score:+.1f}: trùng từ {model.same_at:.1f}, nghi trùng từ {model.doubtful_at:.1f}")
+    return lines
 
 
 def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockList = EMPTY,
-             known: dict[str, Verdict] | None = None) -> Verdict:
+             known: dict[str, Verdict] | None = None, model: MatchModel | None = None) -> Verdict:
     """May ``candidate`` join the cluster ``members``? "same" with at least one member and
     contradicted (vetoed) by none: checked against every member, so A~B and B~C never pull in a
     C that contradicts A. A member that merely says little (no veto, low score) does not stop it.
@@ -1068,7 +1082,7 @@ def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockL
         return Verdict(SAME, 0.0, ["empty cluster"], [])
     ids = [m.record.record_id if isinstance(m, Prepared) else m.record_id for m in members]
     known = known or {}
-    verdicts = [known.get(rid) or compare(candidate, m, blocked) for rid, m in zip(ids, members)]
+    verdicts = [known.get(rid) or compare(candidate, m, blocked, model) for rid, m in zip(ids, members)]
     for v, rid in zip(verdicts, ids):
         if v.vetoed:
             return Verdict(DIFFERENT, v.score, [f"contradicts member {rid}"] + v.reasons, v.differing,
@@ -1086,7 +1100,7 @@ def can_join(candidate: Recordish, members: Sequence[Recordish], blocked: BlockL
 
 
 def cluster(records: Sequence[Recordish], blocked: BlockList = EMPTY, one_per_source: bool = True,
-            pairs: Iterable[tuple[int, int]] | None = None) -> list[list[int]]:
+            pairs: Iterable[tuple[int, int]] | None = None, model: MatchModel | None = None) -> list[list[int]]:
     """Greedy clustering for a full rebuild: "same" pairs, best score first, merge two clusters
     only when no cross pair is vetoed (and, by default, no library would be in it twice).
 
@@ -1098,7 +1112,7 @@ def cluster(records: Sequence[Recordish], blocked: BlockList = EMPTY, one_per_so
     verdicts: dict[tuple[int, int], Verdict] = {}
     edges = []
     for i, j in sorted(pairs):
-        v = compare(prepared[i], prepared[j], blocked)
+        v = compare(prepared[i], prepared[j], blocked, model)
         verdicts[(i, j)] = v
         if v.decision == SAME:
             edges.append((-v.score, i, j))
@@ -1107,7 +1121,7 @@ def cluster(records: Sequence[Recordish], blocked: BlockList = EMPTY, one_per_so
     def verdict(i: int, j: int) -> Verdict:
         key = (i, j) if i < j else (j, i)
         if key not in verdicts:
-            verdicts[key] = compare(prepared[key[0]], prepared[key[1]], blocked)
+            verdicts[key] = compare(prepared[key[0]], prepared[key[1]], blocked, model)
         return verdicts[key]
 
     owner = list(range(len(prepared)))

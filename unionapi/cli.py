@@ -65,9 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     quality.add_argument("libraries", nargs="*", metavar="LIBRARY", help="library ids (default: all)")
     quality.add_argument("--examples", type=int, default=3, help="examples per kind of problem (default 3)")
 
-    commands.add_parser("dedup", help="rebuild all union entries from the catalogue (cataloguers' decisions kept)",
-                        description="Cluster every record again into union entries, re-apply every cataloguer "
-                                    "decision, and update the index.")
+    dedup = commands.add_parser(
+        "dedup", help="rebuild all union entries from the catalogue (cataloguers' decisions kept)",
+        description="Cluster every record again into union entries, re-apply every cataloguer decision, and "
+                    "update the index. With --train, first estimate the matcher's weights from this network's "
+                    "records and its cataloguers' decisions, show what changed and how the matcher now agrees "
+                    "with past decisions, and save them (data_dir/match_model.json) for every later run.")
+    dedup.add_argument("--train", action="store_true", help="re-estimate the matcher's weights first")
+    dedup.add_argument("--train-records", type=int, default=200_000,
+                       help="with --train: at most this many records, sampled evenly (default 200000)")
     duplicates = commands.add_parser("duplicates", help="list open duplicate reports, likeliest first",
                                      description="Doubtful pairs the matcher did not merge, for a cataloguer to "
                                                  "merge or reject (through the API or the cataloguer pages).")
@@ -171,6 +177,8 @@ def cmd_dedup(config, args) -> int:
     services = Services.open(config)
     try:
         with hold(services.locks_dir, "pipeline", wait_s=3600):
+            if args.train:
+                train_matcher(config, services.catalogue, args.train_records)
             deduplicate_changes(config, services.catalogue, rebuild=True)
             index_changes(services.catalogue, services.engine)
         log.info("%d union entries from %d records", services.catalogue.entry_count(),
@@ -178,6 +186,36 @@ def cmd_dedup(config, args) -> int:
     finally:
         services.close()
     return 0
+
+
+def train_matcher(config, catalogue, limit: int) -> None:
+    """Estimate weights from the catalogue (prior: the weights in force), save them, say what moved."""
+    import zlib
+    from normalizer.training import agreement, estimate
+    from unionapi.pipeline import clusters_for, match_model_path, network_model
+    old = network_model(config)
+    clusters = clusters_for(config, catalogue)
+    labels = clusters.labels()
+    ids = [row[0] for row in catalogue.db.execute("SELECT id FROM records ORDER BY id")]
+    if len(ids) > limit:  # an even sample, the same every time; labelled records always in
+        keep = {x for label in labels for x in (label.a, label.b)}
+        ids = [i for i in ids if i in keep or zlib.crc32(i.encode()) % len(ids) < limit]
+    log.info("training the matcher on %d records and %d cataloguer decisions", len(ids), len(labels))
+    records = list(catalogue.load_for_matching(ids).values())
+    blocked = clusters.constraints().blocked
+    before = agreement(old, records, labels, blocked)
+    model = estimate(records, labels, prior=old, blocked=blocked,
+                     name=f"trained on this network ({len(records)} records, {len(labels)} decisions)")
+    after = agreement(model, records, labels, blocked)
+    path = match_model_path(config)
+    path.write_text(model.to_json(), "utf-8")
+    changes = model.changes_from(old)
+    print(f"matcher weights saved to {path}: {len(changes)} changed")
+    for line in changes:
+        print(f"  {line}")
+    print("agreement with cataloguers' decisions (before -> after):")
+    for key in before:
+        print(f"  {key.replace('_', ' ')}: {before[key]} -> {after[key]}")
 
 
 def cmd_duplicates(config, args) -> int:

@@ -17,8 +17,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 
 from harvester.sqlite import apply_schema
-from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, prepare,
-                              surely_apart)
+from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, explain,
+                              prepare, surely_apart)
+from normalizer.match_model import MatchModel, default_model
 from normalizer.text import fold
 from unionapi.catalogue import MATCH_EXTRACT, Catalogue, entry_id_for, matching_record
 from unionapi.workers import cores, in_order, process_pool
@@ -72,14 +73,25 @@ class Constraints:
     blocked: BlockList
 
 
+def _reasons_of(stored: str) -> dict[str, list[str]]:
+    """``reasons`` (English) and ``reasons_vi`` from the stored JSON (files made before the
+    Vietnamese lines hold a plain English list)."""
+    found = json.loads(stored)
+    if isinstance(found, list):
+        return {"reasons": found, "reasons_vi": found}
+    return {"reasons": found["en"], "reasons_vi": found["vi"]}
+
+
 def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
 class Clusters:
-    def __init__(self, catalogue: Catalogue, one_per_source: dict[str, bool] | None = None):
+    def __init__(self, catalogue: Catalogue, one_per_source: dict[str, bool] | None = None,
+                 model: MatchModel | None = None):
         self.catalogue = catalogue
         self.one_per_source = one_per_source or {}  # source -> False lets its own duplicates merge
+        self.model = model or default_model()  # frozen weights: every incremental run decides alike
         apply_schema(self.catalogue.db, SCHEMA, self.catalogue.path)
 
     @property
@@ -103,15 +115,32 @@ class Clusters:
                                    for isbn, prefixes in isbns.items()})
         return Constraints(never=never, merge=merge, blocked=blocked)
 
+    def labels(self) -> list:
+        """Every decision in force as a labelled pair for training: a merge says "same book", a
+        not-duplicate or a split "different books"."""
+        from normalizer.training import Label
+        out = []
+        for action, a, b, others in self.db.execute(
+                "SELECT action, a, b, others FROM decisions WHERE undone_at IS NULL ORDER BY id"):
+            if action in ("merge", "reject"):
+                out.append(Label(a, b, action == "merge"))
+            elif action == "split":
+                out.extend(Label(a, other, False) for other in json.loads(others))
+        return out
+
     # -- running -------------------------------------------------------------------------------
     def run(self, rebuild: bool = False) -> int:
         """Cluster what changed (everything when ``rebuild``); returns how many records were placed."""
         started = time.monotonic()
         constraints = self.constraints()
-        records = _PreparedCache(self.catalogue)  # shared: the incremental path compares before placing
+        records = _PreparedCache(self.catalogue, self.model)  # shared: the incremental path compares before placing
         if not rebuild and (revision := self._stale_revision()):
             log.warning("the matching rules changed since these entries were made (revision %d, now %d): "
                         "re-clustering every record once; cataloguers' decisions are kept", revision, MATCHER_REVISION)
+            rebuild = True
+        if not rebuild and self._stale_model():
+            log.warning("the matcher's weights changed since these entries were made (model '%s'): re-clustering "
+                        "every record once; cataloguers' decisions are kept", self.model.name)
             rebuild = True
         if not rebuild:  # a first harvest queues everything: cluster it the way a rebuild does
             queued_count = self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
@@ -135,6 +164,7 @@ class Clusters:
         with self.catalogue.transaction() as db:
             db.execute("DELETE FROM dedup_queue")
             db.execute("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('matcher_revision', ?)", (MATCHER_REVISION,))
+            db.execute("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('match_model', ?)", (self.model.fingerprint,))
             db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
                        " WHERE status = 'open' AND (a NOT IN (SELECT id FROM records) OR b NOT IN (SELECT id FROM records))")
         if affected:
@@ -150,6 +180,11 @@ class Clusters:
         if revision == MATCHER_REVISION or not self.db.execute("SELECT 1 FROM match_keys LIMIT 1").fetchone():
             return None
         return revision
+
+    def _stale_model(self) -> bool:
+        """The entries were made under other weights (files made before models count as current)."""
+        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'match_model'").fetchone()
+        return bool(row) and row[0] != self.model.fingerprint
 
     def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
         """Blocking keys of these records, a few thousand at a time so memory stays flat."""
@@ -293,7 +328,7 @@ class Clusters:
                     held_back[other] = (f"not merged: {library} already has a record in that entry "
                                         "(a library's own duplicates are reported, not merged)")
                 elif (join := can_join(record, distinct.of(index), constraints.blocked,
-                                       known=verdicts)).decision != "same":
+                                       known=verdicts, model=self.model)).decision != "same":
                     held_back[other] = "not merged: " + "; ".join(join.reasons[-2:])
                 else:
                     joined = index
@@ -301,15 +336,15 @@ class Clusters:
                     libraries[index].add(library)
                     distinct.added(index, record_id)
                     cluster_of[record_id] = index
-                    verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
-                    edges[index].append((record_id, other, verdict.score, verdict.reasons, "matcher"))
+                    verdict = compare(record, records[other], constraints.blocked, self.model)  # this pair's own reasons
+                    edges[index].append((record_id, other, verdict.score, self._reasons(verdict), "matcher"))
             if joined is None:
                 cluster_of[record_id] = len(clusters)
                 clusters.append([record_id])
                 libraries.append({library})
             for other, verdict in verdicts.items():
                 if cluster_of[other] != cluster_of[record_id] and verdict.decision in ("doubtful", "same"):
-                    verdict = compare(record, records[other], constraints.blocked)  # this pair's own reasons
+                    verdict = compare(record, records[other], constraints.blocked, self.model)  # this pair's own reasons
                     if other in held_back:
                         verdict = replace(verdict, reasons=[*verdict.reasons, held_back[other]])
                     doubtful.append((record_id, other, verdict))
@@ -371,7 +406,12 @@ class Clusters:
             clusters[keep].extend(clusters[gone])
             clusters[gone] = []
             edges[keep].extend(edges.pop(gone, []))
-            edges[keep].append((a, b, 1.0, ["merged by a cataloguer"], "cataloguer"))
+            edges[keep].append((a, b, 1.0, {"en": ["merged by a cataloguer"], "vi": ["cán bộ thư viện đã gộp"]},
+                                "cataloguer"))
+
+    def _reasons(self, verdict) -> dict[str, list[str]]:
+        """What a cataloguer reads about a pair, in English (with each rule's detail) and Vietnamese."""
+        return {"en": verdict.reasons, "vi": explain(verdict, "vi", self.model)}
 
     def _write(self, record_ids: list[str], clusters, edges, doubtful, everything: bool = False) -> None:
         """One transaction: entries, their edges and the open reports among these records."""
@@ -408,7 +448,7 @@ class Clusters:
                 " ON CONFLICT(a, b) DO UPDATE SET score=excluded.score, reasons=excluded.reasons,"
                 " differing=excluded.differing, status=CASE WHEN status = 'gone' THEN 'open' ELSE status END,"
                 " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                ((*_pair(a, b), verdict.score, json.dumps(verdict.reasons, ensure_ascii=False),
+                ((*_pair(a, b), verdict.score, json.dumps(self._reasons(verdict), ensure_ascii=False),
                   json.dumps(verdict.differing)) for a, b, verdict in doubtful))
 
     # -- cataloguer actions --------------------------------------------------------------------
@@ -473,7 +513,7 @@ class Clusters:
     def why(self, entry_id: str) -> list[dict]:
         rows = self.db.execute("SELECT a, b, score, reasons, kind FROM edges WHERE entry_id = ? ORDER BY a, b",
                                (entry_id,))
-        return [{"a": a, "b": b, "score": score, "reasons": json.loads(reasons), "by": kind}
+        return [{"a": a, "b": b, "score": score, **_reasons_of(reasons), "by": kind}
                 for a, b, score, reasons, kind in rows]
 
     def report(self, report_id: int) -> dict | None:
@@ -482,7 +522,8 @@ class Clusters:
         if row is None:
             return None
         found = dict(zip(cols, row))
-        found["reasons"], found["differing"] = json.loads(found["reasons"]), json.loads(found["differing"])
+        found.update(_reasons_of(found["reasons"]))
+        found["differing"] = json.loads(found["differing"])
         return found
 
     def reports(self, library: str | None = None, status: str = "open", limit: int = 50,
@@ -520,8 +561,8 @@ class _PreparedCache:
     national scale, while the records compared at any moment are few.
     """
 
-    def __init__(self, catalogue: Catalogue, limit: int = 60_000, verdict_limit: int = 100_000):
-        self.catalogue, self.limit, self.verdict_limit = catalogue, limit, verdict_limit
+    def __init__(self, catalogue: Catalogue, model: MatchModel, limit: int = 60_000, verdict_limit: int = 100_000):
+        self.catalogue, self.model, self.limit, self.verdict_limit = catalogue, model, limit, verdict_limit
         self.items: "OrderedDict[str, object]" = OrderedDict()
         self.signature_of: dict[str, int] = {}
         self.signature_ids: dict[tuple, int] = {}
@@ -558,7 +599,7 @@ class _PreparedCache:
         key = (x, y) if x <= y else (y, x)
         found = self.verdicts.get(key)
         if found is None:
-            found = self.verdicts[key] = compare(self[a], self[b], blocked)
+            found = self.verdicts[key] = compare(self[a], self[b], blocked, self.model)
             if len(self.verdicts) >= self.verdict_limit or len(self.signature_ids) >= self.verdict_limit:
                 self.verdicts.clear(), self.signature_ids.clear(), self.signature_of.clear()  # start afresh
                 self.generation += 1

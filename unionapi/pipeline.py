@@ -12,6 +12,7 @@ import time
 import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 from config import Config
@@ -138,10 +139,30 @@ def _apply(catalogue, report, upserts, deletions, rejections, cursor) -> None:
     upserts.clear(), deletions.clear(), rejections.clear()
 
 
+MODEL_FILE = "match_model.json"  # in data_dir: weights `unioncat dedup --train` estimated for this network
+
+
+def match_model_path(config: Config) -> Path:
+    return Path(config.settings.data_dir) / MODEL_FILE
+
+
+def network_model(config: Config):
+    """The matcher weights in force: this network's own (``dedup --train``) or the bundled ones."""
+    from normalizer.match_model import MatchModel, default_model
+    path = match_model_path(config)
+    if not path.exists():
+        return default_model()
+    try:
+        return MatchModel.from_json(path.read_text("utf-8"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a matcher model ({exc}); delete it to use the bundled weights, "
+                         "or run `unioncat dedup --train` to make it again") from None
+
+
 def clusters_for(config: Config, catalogue: Catalogue):
     from unionapi.clusters import Clusters
     one_per_source = {library.id: library.one_record_per_entry for library in config.libraries.values()}
-    return Clusters(catalogue, one_per_source)
+    return Clusters(catalogue, one_per_source, network_model(config))
 
 
 def deduplicate_changes(config: Config, catalogue: Catalogue, rebuild: bool = False) -> int:
