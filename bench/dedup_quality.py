@@ -196,14 +196,14 @@ def _pairs(clusters, records, one_per_source: bool) -> set[tuple[int, int]]:
     return out
 
 
-def measure(records, truth_groups, one_per_source: bool) -> dict:
+def measure(records, truth_groups, one_per_source: bool, model=None) -> dict:
     """Cluster as the catalogue does and count: predicted, true and candidate pairs, doubtful pairs."""
     start = time.perf_counter()
     prepared = [prepare(r) for r in records]
     pairs = candidate_pairs(prepared)
-    clusters = cluster(prepared, one_per_source=one_per_source, pairs=pairs)
+    clusters = cluster(prepared, one_per_source=one_per_source, pairs=pairs, model=model)
     seconds = time.perf_counter() - start  # prepare + blocking + compare + clustering
-    doubtful = sum(1 for i, j in pairs if compare(prepared[i], prepared[j]).decision == DOUBTFUL)
+    doubtful = sum(1 for i, j in pairs if compare(prepared[i], prepared[j], model=model).decision == DOUBTFUL)
     predicted = _pairs(clusters, records, one_per_source)
     true = closure_pairs(truth_groups, records, one_per_source)
     tp = len(predicted & true)
