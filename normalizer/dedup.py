@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
+from itertools import combinations
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence, Union
 
@@ -42,13 +43,18 @@ AUTHOR_EDITS = 0.20  # share of characters that may differ between two name part
 MAX_PAGE_DIFF = 10
 TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the other (_words_close)
 TITLE_WORDS_SHARED_AUTHORS = 3  # ... when every author agrees: Vietnamese titles are often 3 syllables
+BAG_KEY_WORDS, BAG_KEY_AUTHORS = 10, 1  # blocking on a title's words less one: at most 11 keys per record
+COAUTHOR_KEY_NAMES = 4  # blocking on pairs of co-authors: 6 keys at most per record
+TITLE_OVERLAP_SHARED = 3  # a reworded title (every author agreeing): long words in common (_significant_overlap)
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 # Raised whenever blocking_keys() or compare() would decide differently on the same records: a
 # catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 4  # 2: series read; a minimal record's main author agrees; Western names keyed by part
+MATCHER_REVISION = 5  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 # 3: corporate bodies keyed as bodies (UBND = Ủy ban nhân dân) and compared with bodies (issue 17)
 # 4: missing data neutral, year-free t2: key, volumes vetoed, " / responsibility" cut from titles,
 #    reprints without years doubtful, short titles when authors agree (issue 18)
+# 5: tw: and aa: keys (title words less one, co-authors), reworded titles weighed ("overlap"),
+#    generic titles and people only partly agreeing "doubtful" at most (issue 18)
 
 
 # Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
@@ -499,6 +505,8 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     ``ta:<first 4 title words>|<an author's whole name, order-free>`` (a name with initials: each
     full part that is not a shared family name),
     ``t2:<first 2 title words>|<an author's whole name>`` (year-free, for reworded titles),
+    ``tw:<the title's words, sorted, all or all but one>|<an author's name>``,
+    ``aa:<name>|<name>`` (two co-authors' whole names, of the first COAUTHOR_KEY_NAMES),
     ``ty:<main title>|<year>`` and
     ``tl:<last words of the title>|<year>`` (when those are not the main title already). Titles
     with a bracketed remark ("(panel session)") also get their keys without it.
@@ -527,6 +535,14 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
     # year-free too, and robust to a word dropped, swapped or cut further on (reworded titles)
     keys.update(f"t2:{' '.join(words[:2])}|{tok}" for tok in (whole or tokens) if len(words) > 2)
+    # the title's words in any order, with any one left out, by one of its authors: a word
+    # dropped, swapped or replaced anywhere (reworded titles), and still a small block
+    bag = sorted(set(words))
+    if 3 <= len(bag) <= BAG_KEY_WORDS:
+        bags = {" ".join(bag)} | {" ".join(w for w in bag if w != left) for left in bag}
+        keys.update(f"tw:{b}|{tok}" for b in bags for tok in sorted(whole or tokens)[:BAG_KEY_AUTHORS])
+    # two people who wrote it together, whatever the title says (reworded, noisy, cut)
+    keys.update(f"aa:{x}|{y}" for x, y in combinations(sorted(whole)[:COAUTHOR_KEY_NAMES], 2))
     main = fold(p.main)
     if rec.year:
         keys.add(f"ty:{main}|{rec.year}")
@@ -645,6 +661,26 @@ def _titles(a: Prepared, b: Prepared) -> tuple[str, str]:
     return "differ", f"titles differ ('{ta}' vs '{tb}')"
 
 
+# Words of titles that name a kind of text, not a text (OCLC's matching keeps a list alike): a
+# title made of these alone recurs in every volume of a journal or year of an institution.
+_GENERIC_TITLE_WORDS = frozenset("""
+    a an the of on to from for and in by with at
+    annual report reports yearly column columns editorial editorials editor editors guest preface
+    foreword introduction introductory review reviews book books letter letters news newsletter
+    bulletin proceedings index indexes errata erratum obituary interview minutes abstract abstracts
+    contents message chair chairs president presidents note notes special issue section corner
+    announcement announcements calendar comment comments reply response correction corrections
+    bao cao thuong nien tong ket loi noi dau gioi thieu tap chi ky yeu ban tin thong bao muc luc
+    phu tin tuc chuyen de dac san hang nam nam va cua
+""".split())
+
+
+@lru_cache(maxsize=1 << 16)
+def _generic_title(title: str) -> bool:
+    words = [w for w in fold(title).split() if len(w) > 1 and not w.isdigit()]  # 'editor s', '2020'
+    return bool(words) and all(w in _GENERIC_TITLE_WORDS for w in words)
+
+
 def _title_rescue(a: Prepared, b: Prepared) -> tuple[str, str] | None:
     """For titles that differ (not by a number, a volume or diacritics) when every author agrees:
     (title level, reason) when they still agree as words — a short Vietnamese title of three
@@ -659,7 +695,33 @@ def _title_rescue(a: Prepared, b: Prepared) -> tuple[str, str] | None:
     if not (a.has_subtitle and b.has_subtitle) and _words_close(
             a.main.split(), b.main.split(), min_shared=TITLE_WORDS_SHARED_AUTHORS):
         return "main", f"main titles agree ('{a.main}' vs '{b.main}'), one adds a subtitle, authors agree"
+    if overlap := _significant_overlap(a, b):
+        return "overlap", overlap
     return None  # two subtitles under one main title stay apart: 'Toán 10 : sách giáo viên' / ': sách bài tập'
+
+
+def _significant_overlap(a: Prepared, b: Prepared) -> str | None:
+    """A reworded title in a language of long words ('An experimental system for object-based
+    sharing in federated databases' ~ 'An experimental object-based sharing system for networked
+    databases'): at least TITLE_OVERLAP_SHARED words of five letters or more in common and half of
+    all such words of the two, every differing one without diacritics. Never for a Vietnamese
+    record: a syllable changed is another book ('nuôi lợn thịt' / 'nuôi lợn nái')."""
+    if "vie" in a.record.languages or "vie" in b.record.languages:
+        return None
+    wa, wb = _significant_words(a.bare or a.title), _significant_words(b.bare or b.title)
+    shared = wa & wb
+    if len(shared) < TITLE_OVERLAP_SHARED or 4 * len(shared) < 3 * len(wa | wb):
+        return None
+    if not all(w.isascii() for w in wa ^ wb):
+        return None
+    return (f"titles share {len(shared)} of {len(wa | wb)} significant words "
+            f"('{a.bare or a.title}' vs '{b.bare or b.title}'), authors agree")
+
+
+def _significant_words(title: str) -> frozenset[str]:
+    """Words of five letters or more, cut to five: a crude stem ('changes' ~ 'change', 'diagnosing'
+    ~ 'diagnosis') that needs no dictionary of the language."""
+    return frozenset(w[:5] for w in title.split() if len(w) >= 5)
 
 
 
@@ -937,9 +999,13 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         if vetoes:
             return Verdict(DIFFERENT, score, vetoes + reasons, differing, vetoed=True, levels=levels)
 
-    # title
+    # title (a title that differs is weighed, not vetoed, when the same people wrote both and
+    # the titles still agree as words: a short or reworded title)
     level, why = _titles(pa, pb)
-    if level in ("exact", "near", "partial", "unaccented"):
+    alevel, matched, authors_why = _authors(pa, pb)
+    if level == "differ" and alevel == "agree" and (rescued := _title_rescue(pa, pb)):
+        level, why = rescued
+    if level in ("exact", "near", "partial", "unaccented", "main", "overlap"):
         add("title", level, why)
     elif level == "conflict":
         veto("title", "conflict", why)
@@ -949,10 +1015,7 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         differing.append("title")
 
     # authors
-    alevel, matched, why = _authors(pa, pb)
-    if level == "differ" and alevel == "agree" and (rescued := _title_rescue(pa, pb)):
-        soft.pop()  # the same people: a short or reworded title is weighed, not a veto
-        add("title", *rescued)
+    why = authors_why
     if alevel == "agree":
         add("authors", "agree2" if matched >= 2 else "agree", why)
     elif alevel in ("mostly", "partial"):
@@ -966,7 +1029,7 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         differing.append("authors")
 
     # year
-    reprint = None  # "doubtful" at most: a reprint, not told apart otherwise
+    at_most_doubtful = None  # why it is "doubtful" at most: a reprint, a generic title, people only partly agreeing
     ya, yb = ra.year, rb.year
     if ya and yb:
         if ya == yb:
@@ -974,7 +1037,7 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         elif abs(ya - yb) == 1:
             add("year", "one_apart", f"years {ya} vs {yb} differ by one")
             differing.append("year")
-            reprint = reprint or f"years {ya} and {yb} differ by one (a reprint is a year later)"
+            at_most_doubtful = at_most_doubtful or f"years {ya} and {yb} differ by one (a reprint is a year later)"
         else:
             veto("year", "far", f"years {ya} vs {yb} differ")
             differing.append("year")
@@ -991,8 +1054,20 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
     # a reprint against a record saying no edition, with no year to tell them apart
     if (pa.edition or 0) >= 2 and not rb.edition or (pb.edition or 0) >= 2 and not ra.edition:
         if not (ya and yb) or abs(ya - yb) == 1:
-            reprint = reprint or (f"one record is a later edition ('{ra.edition or rb.edition}'), the other states "
+            at_most_doubtful = at_most_doubtful or (f"one record is a later edition ('{ra.edition or rb.edition}'), the other states "
                        f"none, and {'a year is missing' if not (ya and yb) else 'the years differ by one'}")
+
+    # a recurring generic title ('Editorial', 'Book review column', 'Báo cáo thường niên') names
+    # many texts: title, people and year agreeing are not enough without an identifier or the pages
+    if (_generic_title(pa.title) or _generic_title(pb.title)) and not (shared or sys_shared) and not (
+            ra.pages and ra.pages == rb.pages):
+        at_most_doubtful = at_most_doubtful or f"the title '{ra.title if _generic_title(pa.title) else rb.title}' is a generic one " \
+                             "(many texts bear it) and no identifier or page count agrees"
+
+    # one person among several, the rest named in one record only (a panel, a column with a new
+    # guest each time, a co-author catalogued alone): the book's identity needs more
+    if alevel == "partial" and not (shared or sys_shared) and not (ra.pages and ra.pages == rb.pages):
+        at_most_doubtful = at_most_doubtful or "only some of the people agree, and no identifier or page count does"
 
     # pages
     if ra.pages and rb.pages:
@@ -1031,9 +1106,9 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         decision = DOUBTFUL if (shared or sys_shared) else DIFFERENT
         if decision == DOUBTFUL:
             soft = [s.replace("veto: ", "") + " despite the shared identifier" for s in soft]
-    elif score >= model.same_at and reprint:
+    elif score >= model.same_at and at_most_doubtful:
         decision = DOUBTFUL
-        reasons.append(f"doubtful at most: {reprint}")
+        reasons.append(f"doubtful at most: {at_most_doubtful}")
     elif score >= model.same_at:
         decision = SAME
     elif score >= model.doubtful_at:

@@ -24,7 +24,7 @@ FORMAT = "unioncat-match-model/1"
 # missing on one side has no level for it (weight 0). Labels are for reasons a cataloguer reads.
 LEVELS: dict[str, tuple[str, ...]] = {
     "ids": ("shared", "disjoint"),
-    "title": ("exact", "near", "partial", "main", "unaccented", "differ", "conflict"),
+    "title": ("exact", "near", "partial", "main", "overlap", "unaccented", "differ", "conflict"),
     "authors": ("agree2", "agree", "mostly", "partial", "conflict"),
     "year": ("equal", "one_apart", "far"),
     "edition": ("equal", "differ"),
@@ -55,6 +55,8 @@ LEVEL_LABELS: dict[str, tuple[str, str]] = {  # "field.level" -> (Vietnamese, En
     "title.near": ("gần giống (lỗi gõ, dấu câu)", "nearly the same (typos, punctuation)"),
     "title.partial": ("một nhan đề nằm trọn trong nhan đề kia", "one title found whole in the other"),
     "title.main": ("nhan đề chính trùng, một bản có phụ đề", "main titles agree, one adds a subtitle"),
+    "title.overlap": ("phần lớn từ khóa trùng, tác giả trùng (nhan đề tiếng nước ngoài diễn đạt lại)",
+                      "most significant words shared, authors agree (a reworded title)"),
     "title.unaccented": ("chỉ trùng khi bỏ dấu (một bản không dấu)", "agree only without diacritics"),
     "title.differ": ("khác nhau", "differ"),
     "title.conflict": ("khác nhau ở dấu hoặc con số", "differ in diacritics or numbers"),

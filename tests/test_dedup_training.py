@@ -15,7 +15,7 @@ from normalizer.dedup import DIFFERENT, SAME, compare, explain
 from normalizer.match_model import LEVELS, MatchModel, default_model
 from normalizer.records import SourceContext
 from normalizer.training import Label, agreement, estimate
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, ApiServer, write_config
 from unionapi.demo.network import DEMO_SEED, generate_network, save_records, work_keys
 from unionapi.demo.provider import start_provider
 
@@ -183,6 +183,17 @@ def test_unioncat_dedup_train_saves_the_weights_and_keeps_every_decision(tmp_pat
             assert dict(services.catalogue.db.execute("SELECT id, entry_id FROM records")) == entries
         finally:
             services.close()
+
+        server = ApiServer(config_dir)  # what a cataloguer or the IT person sees of it
+        try:
+            matcher = server.get("/api/matcher").json()
+        finally:
+            server.stop()
+        assert matcher["name"].startswith("trained on this network") and matcher["decisions"] == 2
+        assert matcher["weights"]["title"]["exact"]["vi"] == "trùng khớp"
+        assert matcher["weights"]["title"]["exact"]["weight"] > 0 > matcher["weights"]["title"]["differ"]["weight"]
+        assert sum(n for k, n in matcher["agreement"].items() if k.startswith("merge_")) == 1
+        assert sum(n for k, n in matcher["agreement"].items() if k.startswith("not_duplicate_")) == 1
 
         path.write_text("{not json", "utf-8")
         broken = run("dedup")

@@ -16,6 +16,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from normalizer.ids import normalize_isbn
+from normalizer.match_model import label
+from normalizer.training import agreement
 from normalizer.records import STATUSES
 from harvester.locks import Busy, hold
 from unionapi.auth import require_token, who_holds
@@ -314,6 +316,19 @@ def create_app(services: Services, scheduler=None) -> Flask:
         if not members:
             return jsonify(error="not_found", message=f"no union entry with id '{entry_id}'"), 404
         return jsonify(id=entry_id, members=[m.record_id for m in members], edges=clusters().why(entry_id))
+
+    @app.get("/api/matcher")
+    def matcher():
+        """The weights in force and how the matcher decides the pairs cataloguers decided."""
+        found = clusters()
+        model, labels = found.model, found.labels()
+        records = services.catalogue.load_for_matching(sorted({x for lab in labels for x in (lab.a, lab.b)}))
+        return jsonify(name=model.name, fingerprint=model.fingerprint, same_at=model.same_at,
+                       doubtful_at=model.doubtful_at, trained_on=model.trained_on,
+                       weights={f: {lv: {"weight": w, "en": label(f"{f}.{lv}", "en"), "vi": label(f"{f}.{lv}", "vi")}
+                                    for lv, w in levels.items()} for f, levels in model.weights.items()},
+                       decisions=len(labels),
+                       agreement=agreement(model, list(records.values()), labels, found.constraints().blocked))
 
     @app.get("/api/duplicates")
     def duplicates():
