@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ class Settings:
     harvest_max_response_mb: float = 32.0  # one OAI-PMH page, as received and as unpacked
     harvest_max_record_mb: float = 5.0  # one record
     harvest_max_file_mb: float = 256.0  # one export drop (downloaded, or unpacked from .gz/.zip)
+    harvest_ca_file: Path | None = None  # PEM certificates of authorities trusted besides the usual ones
     api_tokens: tuple[tuple[str, str], ...] = ()  # (who, sha256 of the token): write access to the API
     max_parallel_harvests: int = 2
     misfire_grace_s: int = 6 * 3600  # a harvest missed while the machine was off still runs (once) this late
@@ -188,6 +190,7 @@ def load_settings(path: Path) -> Settings:
             harvest_max_response_mb=_positive(path, "harvest.max_response_mb", harvest.get("max_response_mb", 32)),
             harvest_max_record_mb=_positive(path, "harvest.max_record_mb", harvest.get("max_record_mb", 5)),
             harvest_max_file_mb=_positive(path, "harvest.max_file_mb", harvest.get("max_file_mb", 256)),
+            harvest_ca_file=_ca_file(path, harvest.get("ca_file")),
             api_tokens=_tokens(path, api.get("tokens") or []),
             max_parallel_harvests=max(1, int(scheduler.get("max_parallel_harvests", 2))),
             misfire_grace_s=int(scheduler.get("misfire_grace_s", 6 * 3600)),
@@ -195,6 +198,21 @@ def load_settings(path: Path) -> Settings:
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
+
+
+def _ca_file(path: Path, value) -> Path | None:
+    """harvest.ca_file: read now, so that a wrong path or a file that is no PEM is a config error."""
+    if not value:
+        return None
+    found = Path(str(value))
+    if not found.is_absolute():
+        found = (path.parent / found).resolve()
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(found))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{path}: setting 'harvest.ca_file': {found} is not a readable file of PEM certificates "
+                          f"({exc.__class__.__name__}: {exc})") from None
+    return found
 
 
 def _flag(path: Path, name: str, value) -> bool:

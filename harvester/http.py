@@ -1,4 +1,4 @@
-"""The one outbound HTTP client of a harvest (OAI-PMH pages, export-drop URLs), with its rules built in.
+"""The one outbound HTTP client of a harvest (OAI-PMH pages, SRU, export-drop URLs), with its rules built in.
 
 A library server may be broken or hostile; whatever it does, a harvest stays bounded and says why
 it stopped. So every request here:
@@ -20,6 +20,7 @@ import html
 import ipaddress
 import logging
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -125,7 +126,11 @@ class HarvestClient:
         self.timeout_s, self.fail_fast, self.sleep = timeout_s, fail_fast, sleep
         self._deadline = self.run_deadline  # of the request being made
         self._from_public = False  # the hop being made is a redirect from a public address
-        transport = httpx.HTTPTransport(trust_env=False)
+        self.ca_file = settings.harvest_ca_file
+        verify = httpx.create_ssl_context()
+        if self.ca_file:
+            verify.load_verify_locations(cafile=str(self.ca_file))  # besides the usual authorities
+        transport = httpx.HTTPTransport(trust_env=False, verify=verify)
         ssl_context = transport._pool._ssl_context  # noqa: SLF001 (httpx builds it; only the backend changes)
         transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_GuardedBackend(self),
                                                   max_connections=4, max_keepalive_connections=2)
@@ -212,6 +217,16 @@ class HarvestClient:
         except httpx.TimeoutException as exc:
             raise self._timeout(url, exc) from None
         except httpx.TransportError as exc:
+            if problem := _certificate_problem(exc):
+                host = request.url.host
+                if "mismatch" in problem.lower():
+                    raise FetchError(f"the https certificate of {host} is issued for another server ({problem.rstrip('.')}); "
+                                     "nothing was read. Use the host name the library's certificate names",
+                                     "certificate") from None
+                raise FetchError(f"the https certificate of {host} is not trusted ({problem}); nothing was read. "
+                                 + ("It is not signed by an authority in harvest.ca_file either" if self.ca_file else
+                                    "If the library uses its own certificate authority, add its certificate to "
+                                    "harvest.ca_file"), "certificate") from None
             raise FetchError(f"cannot reach {url} ({_plain(exc)})", "network") from None
 
     def _timeout(self, url: str, exc: Exception) -> FetchError:
@@ -255,6 +270,19 @@ class HarvestClient:
             raise FetchError(f"the connection to {url} broke while reading the response ({_plain(exc)})",
                              "network") from None
         return bytes(body)
+
+    # -- for protocols that are not HTTP (Z39.50 through libyaz) ----------------------------------------
+    def checked_addresses(self, host: str, port: int) -> list[str]:
+        """The host's addresses that the rules allow (FetchError otherwise): connect to one of these,
+        never to the name again (a second lookup could answer another address)."""
+        self.check_run_deadline()
+        self._deadline = min(time.monotonic() + self.request_deadline_s, self.run_deadline)
+        self._from_public = False
+        return self._addresses(host, port)
+
+    def check_run_deadline(self) -> None:
+        if time.monotonic() >= self.run_deadline:
+            raise self._run_over()
 
     # -- the address rules (called by the network backend at each new connection) --------------------
     def _remaining(self, timeout: float | None) -> float:
@@ -390,6 +418,19 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str):
         return self.stream.get_extra_info(info)
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """What OpenSSL said about a server's certificate, when that is why a connection failed."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip(" :") or "verify failed"
+    return None
 
 
 def _plain(exc: Exception) -> str:

@@ -1,7 +1,10 @@
-"""Z39.50 (and SRU) harvesting through libyaz's ZOOM API, for Koha/Zebra and other servers.
+"""Z39.50 harvesting through libyaz's ZOOM API (and SRU over HTTP), for Koha/Zebra and other servers.
 
 Nothing usable for Python 3 exists on PyPI, so a small ctypes binding over Debian's ``libyaz5``
-does the protocol work: one search, then one present request per batch. Records go to the raw
+does the protocol work: one search, then one present request per batch. SRU sources take the same
+steps through ``harvester.sru`` and the harvest's HTTP client. Either way the server's address is
+checked by the rules of ``harvester.http`` (after DNS, connecting to the address checked), the run
+has its deadline and a record over ``harvest.max_record_mb`` is quarantined. Records go to the raw
 store as received (ISO2709 or MARCXML bytes, no decoding here: the normalizer does that).
 
 Z39.50 has no tombstones and no server clock:
@@ -23,9 +26,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from config import Library, Settings
+from harvester.http import HarvestClient
 from harvester.marcbytes import (MarcBytesError, RecordIds, iso2709_identifier, iso2709_problem, marcxml_problem,
                                  marcxml_records, split_iso2709)
 from harvester.rawstore import HarvestError, HarvestResult, RawStore, content_hash
+from harvester.sru import SruConnection
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -180,7 +185,11 @@ class Z3950Harvester:
         self.xml = opts.get("syntax", "usmarc") in ("xml", "marcxml")
         self.sru = opts.get("transport", "z3950") == "sru"
         self.format = "marcxml" if self.xml or self.sru else "iso2709"  # SRU always carries XML
-        self.conn: ZoomConnection | None = None
+        self.max_record = int(settings.harvest_max_record_mb * 1024 * 1024)
+        # SRU requests go through it; for Z39.50 it checks the server's address and keeps the run's deadline
+        self.http = HarvestClient(settings, library.timeout_s, sleep=sleep,
+                                  fail_fast=store.last_success(library.id) is None)
+        self.conn: ZoomConnection | SruConnection | None = None
         self._new_run()
 
     def _new_run(self) -> None:
@@ -197,15 +206,16 @@ class Z3950Harvester:
                    "elementSetName": opts.get("element_set", "F"),
                    "preferredRecordSyntax": "xml" if self.format == "marcxml" else
                    "unimarc" if opts.get("syntax") == "unimarc" else "usmarc"}
-        if self.sru:
-            options.update(sru="get", sru_version="1.2")
+        size = str(int(self.settings.harvest_max_response_mb * 1024 * 1024))  # asked of the server at Init
+        options.update(maximumRecordSize=size, preferredMessageSize=size)
         return options
 
-    def _target(self) -> tuple[str, int]:
+    def _connect(self) -> ZoomConnection | SruConnection:
         opts = self.library.options
         if self.sru:
-            return f"http://{opts['host']}:{opts['port']}/{opts['database']}", 0
-        return opts["host"], int(opts["port"])
+            return SruConnection(f"http://{opts['host']}:{opts['port']}/{opts['database']}", self.http)
+        address = self.http.checked_addresses(opts["host"], int(opts["port"]))[0]
+        return ZoomConnection(address, int(opts["port"]), self._connection_options())
 
     def _with_retries(self, what: str, action):
         """Run ``action(connection)``; on connect failure, lost connection or timeout reconnect
@@ -213,9 +223,9 @@ class Z3950Harvester:
         attempts = self.settings.harvest_max_retries + 1
         for attempt in range(attempts):
             try:
+                self.http.check_run_deadline()
                 if self.conn is None:
-                    host, port = self._target()
-                    self.conn = ZoomConnection(host, port, self._connection_options())
+                    self.conn = self._connect()
                 return action(self.conn)
             except ZoomError as exc:
                 self._disconnect()
@@ -279,6 +289,7 @@ class Z3950Harvester:
             log.exception("%s: harvest failed unexpectedly", library.id)
         finally:
             self._disconnect()
+            self.http.close()
             store.update_run(result.run_id, result.counts, result.pages, result.outcome, result.error, result.note,
                              result.warning)
         if result.outcome == "ok":
@@ -337,6 +348,7 @@ class Z3950Harvester:
             return found
         finally:
             self._disconnect()
+            self.http.close()
 
     def _items(self, raw: list[bytes | None], offset: int) -> tuple[list[dict], list[dict]]:
         """Raw records to raw-store items; what cannot be identified goes to quarantine."""
@@ -345,6 +357,12 @@ class Z3950Harvester:
             if not data:
                 bad.append({"identifier": None, "body": None,
                             "reason": f"result set position {index}: the server sent no record (surrogate diagnostic)"})
+                continue
+            if len(data) > self.max_record:
+                bad.append({"identifier": None, "body": data[:64 * 1024],
+                            "reason": f"result set position {index}: the record is {len(data) / 1024 / 1024:.1f} MB, "
+                                      f"more than {self.max_record / 1024 / 1024:g} MB (harvest.max_record_mb); its "
+                                      "first 64 KB are kept here"})
                 continue
             try:
                 if self.format == "marcxml":

@@ -12,15 +12,20 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import socketserver
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import httpcore
 import pytest
+import trustme
 
 import harvester.http
 from config import ConfigError, load_config
@@ -482,3 +487,127 @@ def test_a_per_source_page_limit_stops_an_endless_listing(tmp_path, peers):
     assert result.outcome == "failed" and result.pages == 25 and took < 10
     assert "more than the limit of max_pages allows" in result.error
     assert_recorded(store, result)
+
+
+# -- SRU and Z39.50 under the same rules -------------------------------------------------------------------------
+SRU_HEAD = b'<?xml version="1.0"?><zs:searchRetrieveResponse xmlns:zs="http://www.loc.gov/zing/srw/">'
+
+
+def z3950_harvest(tmp_path, port, host="127.0.0.1", transport="sru", harvest_settings=None):
+    entry = {"id": "tv-a", "name": "Thư viện tv-a", "kind": "district", "protocol": "z3950", "host": host,
+             "port": port, "database": "biblios", "transport": transport, "query": "cql.allRecords=1",
+             "timeout_s": 3, "schedule": "0 2 * * *"}
+    config = load_config(write_config(tmp_path / "cfg", [entry], harvest=harvest_settings or {}))
+    store = RawStore(config.settings.data_dir / "raw.sqlite3")
+    waits: list[float] = []
+    started = time.monotonic()
+    result = harvest_library(config.library("tv-a"), store, config.settings, sleep=waits.append)
+    return result, store, waits, time.monotonic() - started
+
+
+def test_an_sru_server_is_held_to_the_http_rules(tmp_path, peers, metadata_service):
+    """SRU goes through the harvest's HTTP client: no redirect to the metadata service, the request
+    deadline, the response cap and a server's diagnostic each end the run with one sentence."""
+    target = "http://169.254.169.254/latest/meta-data/"
+    redirecting = peers(lambda path: response(b"moved", "302 Found", {"Location": target}))
+    result, store, waits, took = z3950_harvest(tmp_path / "redirect", redirecting.port)
+    assert result.outcome == "failed" and took < 5 and "169.254.169.254" in result.error, result.error
+    assert metadata_service.requests == [] and SECRET.decode() not in json.dumps(store.runs("tv-a", detail=True))
+    assert_recorded(store, result)
+
+    def drip(path):
+        body = SRU_HEAD + b"<zs:numberOfRecords>1</zs:numberOfRecords></zs:searchRetrieveResponse>"
+        yield f"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        for byte in body:
+            yield bytes([byte])
+            yield 0.3
+    dripping = peers(drip)
+    result, store, _, took = z3950_harvest(tmp_path / "drip", dripping.port, harvest_settings={"request_deadline_s": 2})
+    assert result.outcome == "failed" and 1.9 < took < 4 and "did not send its whole response within 2 s" in result.error
+    assert_recorded(store, result)
+
+    huge = peers(lambda path: response(SRU_HEAD + b"<x>" + b"y" * (3 * 1024 * 1024) + b"</x>"))
+    result, store, _, _ = z3950_harvest(tmp_path / "huge", huge.port, harvest_settings={"max_response_mb": 1})
+    assert result.outcome == "failed" and "more than 1 MB (harvest.max_response_mb)" in result.error, result.error
+    assert_recorded(store, result)
+
+    diagnostic = (SRU_HEAD + b"<zs:diagnostics><d:diagnostic xmlns:d=\"http://www.loc.gov/zing/srw/diagnostic/\">"
+                  b"<d:uri>info:srw/diagnostic/1/10</d:uri><d:message>Query syntax error</d:message>"
+                  b"<d:details>" + b"&lt;script&gt;" * 100 + b"</d:details></d:diagnostic></zs:diagnostics>"
+                  b"</zs:searchRetrieveResponse>")
+    refusing = peers(lambda path: response(diagnostic))
+    result, store, _, _ = z3950_harvest(tmp_path / "diagnostic", refusing.port)
+    assert result.outcome == "failed" and result.error.startswith(
+        f"SRU diagnostic from http://127.0.0.1:{refusing.port}/biblios: 10: Query syntax error (")
+    assert len(result.error) < 300
+    assert_recorded(store, result)
+
+
+def test_a_z3950_server_on_a_forbidden_or_private_address_is_not_contacted(tmp_path, peers, monkeypatch):
+    """Simulated: zebra.thuvien-tinh.vn resolves to the metadata service's address (a DNS answer a
+    real peer could give, faked here). Libyaz is never asked to connect; the reason is one sentence."""
+    listening = peers(lambda path: response(b""))  # would show any connection made
+    monkeypatch.setattr(harvester.http, "resolve", lambda host, port: ["169.254.169.254"])
+    result, store, waits, took = z3950_harvest(tmp_path / "dns", 210, host="zebra.thuvien-tinh.vn",
+                                               transport="z3950")
+    assert result.outcome == "failed" and took < 2 and waits == []
+    assert result.error == ("refused to connect to zebra.thuvien-tinh.vn: it is the link-local, multicast or "
+                            "reserved address 169.254.169.254, which a library server never has")
+    assert_recorded(store, result)
+    result, store, _, _ = z3950_harvest(tmp_path / "private", listening.port, transport="z3950",
+                                        harvest_settings={"allow_private_addresses": False})
+    assert result.outcome == "failed" and "127.0.0.1 is a private or loopback address" in result.error
+    assert listening.requests == []
+
+
+# -- https: certificates are checked against the address connected to ------------------------------------------
+@pytest.fixture
+def https_peers(peers):
+    """start(answer, names) -> an https Peer whose certificate, for ``names``, comes from a test authority
+    (trustme); ``start.ca_file`` is that authority's certificate, as a network would give it."""
+    authority = trustme.CA()
+    folder = Path(tempfile.mkdtemp())
+    ca_file = folder / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+
+    def start(answer, names=("127.0.0.1",), authority=authority) -> Peer:
+        peer = peers(answer)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert(*names).configure_cert(context)
+        peer.server.socket = context.wrap_socket(peer.server.socket, server_side=True)
+        peer.url = peer.url.replace("http://", "https://")
+        return peer
+    start.ca_file = ca_file
+    yield start
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_https_servers_are_checked_against_the_network_s_authorities(tmp_path, https_peers):
+    serving = oai(lambda path: response(page(["a", "b"])))
+    peer = https_peers(serving)
+    result, store, waits, took = harvest(tmp_path / "untrusted", peer.url)
+    assert result.outcome == "failed" and waits == [] and took < 5, result.error  # not retried: it will not heal
+    assert result.error.startswith("the https certificate of 127.0.0.1 is not trusted (")
+    assert result.error.endswith("add its certificate to harvest.ca_file")
+    assert_recorded(store, result)
+
+    ca = {"ca_file": str(https_peers.ca_file)}
+    result, store, _, _ = harvest(tmp_path / "trusted", peer.url, harvest_settings=ca)
+    assert result.outcome == "ok" and store.count("tv-a") == 2, result.error
+
+    elsewhere = https_peers(serving, names=("oai.thuvien-khac.vn",))  # a certificate for another server
+    result, store, _, _ = harvest(tmp_path / "mismatch", elsewhere.url, harvest_settings=ca)
+    assert result.outcome == "failed" and result.error.startswith(
+        "the https certificate of 127.0.0.1 is issued for another server (")
+    assert_recorded(store, result)
+    stranger = https_peers(serving, authority=trustme.CA())  # signed by an authority trusted nowhere
+    result, store, _, _ = harvest(tmp_path / "stranger", stranger.url, harvest_settings=ca)
+    assert result.outcome == "failed" and result.error.endswith(
+        "It is not signed by an authority in harvest.ca_file either"), result.error
+    assert_recorded(store, result)
+
+
+def test_a_ca_file_that_is_not_pem_is_refused_at_config_load(tmp_path):
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="harvest.ca_file.*is not a readable file of PEM certificates"):
+        load_config(write_config(tmp_path / "cfg", [], harvest={"ca_file": str(tmp_path / "ca.pem")}))

@@ -81,7 +81,8 @@ def library(port: int, host: str = "127.0.0.1", timeout_s: float = 10, **options
 def harvest(tmp_path):
     """harvest(library, full=..., force=...) into one raw store; sleeps are recorded, not slept."""
     store = RawStore(tmp_path / "raw.db")
-    settings = Settings(data_dir=tmp_path, harvest_max_retries=2, harvest_backoff_s=0.25)
+    settings = Settings(data_dir=tmp_path, harvest_max_retries=2, harvest_backoff_s=0.25,
+                        harvest_allow_private_addresses=True)  # Zebra runs on 127.0.0.1
     sleeps: list[float] = []
 
     def run(lib: Library, full: bool = False, force: bool = False):
@@ -135,6 +136,21 @@ def _freeze(zebra: ZebraServer, frozen: bool) -> None:
 
 
 # --------------------------------------------------------------------------- full harvests
+def test_a_record_over_the_size_cap_is_quarantined_and_the_rest_harvested(shared_zebra, catalogue, tmp_path):
+    """harvest.max_record_mb holds for Z39.50 as for OAI-PMH: the big record is kept in quarantine,
+    its first bytes and the reason with it, and the harvest goes on."""
+    sizes = sorted(len(iso) for _, iso in catalogue.values())
+    cap = sizes[len(sizes) * 9 // 10]  # the largest tenth of the catalogue goes over it
+    settings = Settings(data_dir=tmp_path, harvest_allow_private_addresses=True, harvest_max_record_mb=cap / 1024 / 1024)
+    store = RawStore(tmp_path / "raw.db")
+    result = harvest_library(library(shared_zebra.port), store, settings)
+    over = sum(1 for size in sizes if size > cap)
+    assert result.outcome == "ok", result.error
+    assert result.counts.quarantined == over > 0 and store.count(SOURCE) == len(catalogue) - over
+    kept = store.quarantined(SOURCE)
+    assert len(kept) == over and all("(harvest.max_record_mb)" in q["reason"] for q in kept)
+
+
 def test_full_harvest_gets_every_record_intact(shared_zebra, catalogue, harvest):
     result = harvest(library(shared_zebra.port))
     assert result.outcome == "ok", result.error
@@ -196,7 +212,7 @@ def test_records_without_any_id_or_sharing_one_get_stable_derived_ids(tmp_path, 
     batch = [strip_001(isos[0]), isos[0], clash.as_marc(), strip_001(isos[3])]
     runs = []
     for _ in range(2):
-        harvester = z3950.Z3950Harvester(library(210), RawStore(tmp_path / "raw.db"), Settings(data_dir=tmp_path))
+        harvester = z3950.Z3950Harvester(library(210), RawStore(tmp_path / "raw.db"), Settings(data_dir=tmp_path, harvest_allow_private_addresses=True))
         items, bad = harvester._items(batch, 0)
         runs.append([item["identifier"] for item in items])
         assert bad == []
@@ -219,7 +235,7 @@ def test_sru_transport_harvests_the_same_zebra(shared_zebra, catalogue, harvest,
 
 
 def test_broken_records_are_quarantined_with_a_reason(tmp_path, catalogue):
-    harvester = z3950.Z3950Harvester(library(210), RawStore(tmp_path / "raw.db"), Settings(data_dir=tmp_path))
+    harvester = z3950.Z3950Harvester(library(210), RawStore(tmp_path / "raw.db"), Settings(data_dir=tmp_path, harvest_allow_private_addresses=True))
     good = next(iter(catalogue.values()))[1]
     items, bad = harvester._items([good[:-40], None, b"garbage", list(catalogue.values())[3][1]], 200)
     assert [i["identifier"] for i in items] == [list(catalogue)[3]]
