@@ -625,7 +625,7 @@ def harvest_all(services, libs, workers: int, profiler: Profiler, label: str) ->
 
 def cycle(services, libs, workers: int, profiler: Profiler, label: str, stop_after_normalize: bool = False) -> dict:
     """Harvest everything, then normalize -> deduplicate -> index what changed, each timed."""
-    from harvester.locks import hold
+    from storage.locks import hold
     from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
     t0, c0 = time.monotonic(), time.process_time()
     log.info("[%s] harvesting %d libraries, %d at a time", label, len(libs), workers)

@@ -15,7 +15,7 @@ import requests
 from hypothesis import given, settings, strategies as st
 
 from config import load_config
-from harvester.locks import hold
+from storage.locks import hold
 from normalizer.extract import trim
 from tests.conftest import ApiServer, write_config
 from unionapi.auth import hash_token

@@ -19,7 +19,7 @@ from normalizer.ids import normalize_isbn
 from normalizer.match_model import label
 from normalizer.training import agreement
 from normalizer.records import STATUSES
-from harvester.locks import Busy, hold
+from storage.locks import Busy, hold
 from unionapi.auth import require_token, who_holds
 from unionapi.metrics import Metrics
 from unionapi.pipeline import clusters_for, index_changes, update_catalogue

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from harvester.sqlite import SQLiteFile
+from storage.sqlite import SQLiteFile
 from normalizer.dedup import MATCH_FIELDS
 from normalizer.records import CanonicalRecord
 

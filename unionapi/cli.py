@@ -171,7 +171,7 @@ def cmd_quality(config, args) -> int:
 
 
 def cmd_dedup(config, args) -> int:
-    from harvester.locks import hold
+    from storage.locks import hold
     from unionapi.pipeline import deduplicate_changes, index_changes
     from unionapi.services import Services
     services = Services.open(config)

@@ -16,7 +16,7 @@ from collections import OrderedDict, defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 
-from harvester.sqlite import apply_schema
+from storage.sqlite import apply_schema
 from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, explain,
                               prepare, surely_apart)
 from normalizer.match_model import MatchModel, default_model

@@ -29,7 +29,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from harvester.locks import Busy
+from storage.locks import Busy
 from normalizer.ids import normalize_isbn
 from normalizer.records import AVAILABLE
 from unionapi import i18n

@@ -230,7 +230,7 @@ def harvest_one(services, library, full: bool = False, force: bool = False, wait
     ``on_locked`` is called once the lock is held (the admin API answers "started" only then).
     """
     from harvester import harvest_library
-    from harvester.locks import hold
+    from storage.locks import hold
     with hold(services.locks_dir, f"harvest-{library.id}", wait_s=wait_s):
         if on_locked:
             on_locked()
@@ -239,7 +239,7 @@ def harvest_one(services, library, full: bool = False, force: bool = False, wait
 
 def update_catalogue(services, rebuild: bool = False) -> None:
     """normalize -> deduplicate -> index what changed; one process at a time does it."""
-    from harvester.locks import hold
+    from storage.locks import hold
     with hold(services.locks_dir, "pipeline", wait_s=3600):
         if rebuild:
             services.catalogue.rewind()
@@ -251,7 +251,7 @@ def update_catalogue(services, rebuild: bool = False) -> None:
 def harvest_and_update(services, libraries, full: bool = False, force: bool = False, wait_s: float = 0.0,
                        update_index: bool = True) -> list[str]:
     """Harvest each library in turn (one failing never stops the others), then update the catalogue."""
-    from harvester.locks import Busy
+    from storage.locks import Busy
     failed = []
     for library in libraries:
         try:

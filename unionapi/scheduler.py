@@ -20,7 +20,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from config import ConfigError, load_config, schedule_trigger
-from harvester.locks import Busy
+from storage.locks import Busy
 from unionapi.pipeline import harvest_one, update_catalogue
 
 log = logging.getLogger("unioncat.scheduler")
