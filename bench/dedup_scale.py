@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.normalize import FAMILY, GIVEN, MIDDLE, PUBLISHERS, SUBJECTS, TITLE_WORDS, isbn13  # noqa: E402
+from bench.normalize import PUBLISHERS, SUBJECTS, isbn13, person_name  # noqa: E402
 from normalizer.records import Author, CanonicalRecord, Holding  # noqa: E402
 from unionapi.catalogue import Catalogue  # noqa: E402
 from unionapi.clusters import Clusters  # noqa: E402
+from unionapi.demo.books import TITLE_WORDS  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 TOPICS = SUBJECTS + ["Hà Nội", "Huế", "Nam Bộ", "Tây Nguyên", "đồng bằng sông Cửu Long", "miền núi phía Bắc"]
@@ -36,7 +37,7 @@ def works(rnd: random.Random, count: int) -> list[dict]:
         words = [rnd.choice(TITLE_WORDS) for _ in range(rnd.randint(3, 7))]
         if rnd.random() < 0.5:
             words += ["về", rnd.choice(TOPICS).lower()]
-        authors = [f"{rnd.choice(FAMILY)} {rnd.choice(MIDDLE)} {rnd.choice(GIVEN)}" for _ in range(rnd.randint(1, 2))]
+        authors = [person_name(rnd) for _ in range(rnd.randint(1, 2))]
         out.append({"title": " ".join(words).capitalize(), "authors": authors, "year": rnd.randint(1980, 2025),
                     "isbn": isbn13(rnd).replace("-", "") if rnd.random() < 0.8 else None,
                     "publisher": rnd.choice(PUBLISHERS), "pages": rnd.randint(40, 900), "work": number})

@@ -3,9 +3,10 @@
     python bench/network.py [--records 1000000] [--seed N] [--skip-api] [--api-seconds 30] [--clients 8]
 
 **The network.** One provincial library (20% of the records), 30 district and commune libraries
-(1.5% each) and 200 school libraries (0.175% each), generated with a fixed seed. Popularity follows
-a zipf-like law over ``records / 3`` works (the classics of ``unionapi.demo.network`` first), so a
-few books are held nearly everywhere and most by one or two libraries. Every library has its own
+(1.5% each) and 200 school libraries (0.175% each), generated with a fixed seed by
+``unionapi.demo.scaled_network``. Popularity follows a zipf-like law over ``records / 3`` works (the
+demo network's books first), so a few books are held nearly everywhere and most by one or two
+libraries. Every library has its own
 cataloguing habits, drawn from the seed: NFD or NFC text, "Nguyễn, Du" or "Nguyễn Du", ISBNs missing,
 hyphenated, bare or as ISBN-10, "Nxb. Kim Đồng" or "Kim Đồng" or "NXB Kim Đồng", "H." for Hà Nội,
 "[2015]", subtitles dropped, old-style tone marks. The provincial and the 30 district/commune
@@ -66,10 +67,8 @@ import argparse
 import cProfile
 import http.client
 import io
-import itertools
 import json
 import logging
-import multiprocessing
 import os
 import pstats
 import random
@@ -80,431 +79,25 @@ import subprocess
 import sys
 import threading
 import time
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.normalize import TITLE_WORDS  # noqa: E402
-from unionapi.demo.network import (  # noqa: E402
-    _SPAN_S, _START, DEMO_SEED, GENERATED_MIX, PUBLISHERS, Person, _build_works, _bump_leader,
-    _call_number, _circulate, _field_008, koha_items as demo_koha_items, _generated_title, _koha_marc, _marc_fields, _name, _person, _stamp,
-    _year, hyphenate_isbn, isbn13_check_digit, isbn13_to_isbn10, old_style_tones)
+from unionapi.demo.network import DEMO_SEED  # noqa: E402
 from unionapi.demo.provider import terminate  # noqa: E402
+from unionapi.demo.scaled_network import VERSION, Lib, generate, layout  # noqa: E402
 
 log = logging.getLogger("bench.network")
 OUT = Path(__file__).resolve().parent / "out"
-GEN_VERSION = "v1"
-NOW_PLACEHOLDER = "@NOW@"  # the OAI datestamp of a changed record, set when the delta is served
-DELTA_DAY = datetime(2026, 11, 23, 1, 0, 0)  # 005 of the changed records: the next morning
 EXPORT_NAME = "export-2026-11-22.mrc"
-CHANGED_SHARE, DELETED_SHARE = 0.01, 0.001
 TARGETS = {"full_build_s": 1200, "delta_s": 60, "api_qps": 200, "api_p99_ms": 200}
 ENV_OVERRIDES = ("UNIONCAT_DATA_DIR", "UNIONCAT_SEARCH_ENGINE", "UNIONCAT_SEARCH_URL", "UNIONCAT_SEARCH_INDEX",
                  "UNIONCAT_PORT", "UNIONCAT_CONFIG")
-
-DISTRICT_NAMES = ["Kim Sơn", "Yên Mô", "Yên Khánh", "Hoa Lư", "Gia Viễn", "Nho Quan", "Tam Điệp", "Ý Yên",
-                  "Nghĩa Hưng", "Hải Hậu", "Vụ Bản", "Xuân Trường", "Giao Thủy", "Trực Ninh", "Nam Trực",
-                  "Mỹ Lộc", "Duy Tiên", "Kim Bảng", "Thanh Liêm", "Bình Lục", "Lý Nhân", "Tiền Hải",
-                  "Kiến Xương", "Vũ Thư", "Đông Hưng", "Quỳnh Phụ", "Hưng Hà", "Thái Thụy", "Nga Sơn",
-                  "Hậu Lộc"]
-SCHOOL_PATRONS = ["Lương Văn Tụy", "Trương Hán Siêu", "Nguyễn Du", "Lê Quý Đôn", "Chu Văn An", "Trần Phú",
-                  "Nguyễn Trãi", "Lê Lợi", "Quang Trung", "Nguyễn Huệ", "Lý Thường Kiệt", "Trần Hưng Đạo",
-                  "Hoàng Văn Thụ", "Võ Thị Sáu", "Kim Đồng", "Lê Hồng Phong", "Phan Bội Châu",
-                  "Phan Chu Trinh", "Nguyễn Khuyến", "Tô Hiến Thành", "Đinh Tiên Hoàng", "Ngô Quyền",
-                  "Bà Triệu", "Hai Bà Trưng", "Yết Kiêu", "Nguyễn Bỉnh Khiêm", "Lê Văn Tám", "Hàm Nghi"]
-SCHOOL_LEVELS = ["Tiểu học", "THCS", "THPT"]
-TOPICS = ["Hà Nội", "Huế", "Nam Bộ", "Tây Nguyên", "đồng bằng sông Cửu Long", "miền núi phía Bắc", "biển đảo",
-          "nông thôn mới", "gia đình", "nhà trường"]
-SUBTITLES = ["tiểu thuyết", "truyện", "tuyển tập", "sách tham khảo", "tái bản có sửa chữa"]
-
-
-# --------------------------------------------------------------------------- the network
-@dataclass
-class Lib:
-    id: str
-    name: str
-    kind: str
-    protocol: str  # oai | file
-    parent: str | None
-    quota: int
-    branches: dict[str, str] = field(default_factory=dict)
-    habits: dict = field(default_factory=dict)
-
-
-def layout(records: int, seed: int) -> list[Lib]:
-    """The 231 libraries, their sizes and their cataloguing habits (fixed by the seed)."""
-    libs = [Lib("tv-tinh", "Thư viện tỉnh Sơn Nam", "provincial", "oai", None, 0,
-                {"TRUNGTAM": "Trụ sở chính", "THIEUNHI": "Phòng đọc Thiếu nhi", "LUUDONG": "Thư viện lưu động"})]
-    for i, place in enumerate(DISTRICT_NAMES):
-        code = f"H{i:02d}"
-        if i < 20:
-            libs.append(Lib(f"tv-huyen-{i:02d}", f"Thư viện huyện {place}", "district", "oai", "tv-tinh", 0,
-                            {code: f"Thư viện huyện {place}", f"{code}-XA": f"Tủ sách xã {place}"}))
-        else:
-            libs.append(Lib(f"tv-huyen-{i:02d}", f"Thư viện xã {place}", "commune", "oai", f"tv-huyen-{i % 20:02d}",
-                            0, {code: f"Thư viện xã {place}", f"{code}-XA": f"Tủ sách thôn {place}"}))
-    for i in range(200):
-        level = SCHOOL_LEVELS[i % 3]
-        patron = SCHOOL_PATRONS[(i * 7) % len(SCHOOL_PATRONS)]
-        place = DISTRICT_NAMES[i % 30]
-        libs.append(Lib(f"truong-{i:03d}", f"Thư viện Trường {level} {patron} ({place})", "school", "file",
-                        f"tv-huyen-{i % 30:02d}", 0))
-    share = {"provincial": 0.20, "district": 0.015, "commune": 0.015, "school": 0.00175}
-    for lib in libs:
-        lib.quota = max(1, round(records * share[lib.kind]))
-        lib.habits = _habits(lib, random.Random(f"{seed}:{lib.id}:habits"))
-    libs[0].quota += records - sum(lib.quota for lib in libs)
-    return libs
-
-
-def _habits(lib: Lib, rng: random.Random) -> dict:
-    """How this library catalogues: shares of records written one way or the other."""
-    c = rng.choice
-    if lib.kind == "provincial":
-        return dict(nfd=0.0, comma=0.0, no_isbn=0.02, isbn_hyph=0.8, isbn10=0.0, drop_subtitle=0.05, short_pub=0.0,
-                    pub_prefix="", abbrev_place=0.0, bracket_year=0.0, old_tones=0.0, price=0.7, use264=0.7,
-                    bad_isbn=0.01)
-    if lib.kind in ("district", "commune"):
-        return dict(nfd=c([0.0, 0.0, 0.0, 0.03, 0.7]), comma=c([0.0, 0.1, 0.4, 0.8]), no_isbn=rng.uniform(0.05, 0.3),
-                    isbn_hyph=c([0.1, 0.5, 0.9]), isbn10=c([0.0, 0.0, 0.3]), drop_subtitle=rng.uniform(0.1, 0.5),
-                    short_pub=c([0.0, 0.4, 0.7, 1.0]), pub_prefix="", abbrev_place=c([0.0, 0.6]),
-                    bracket_year=c([0.0, 0.15]), old_tones=c([0.0, 0.3]), price=0.0, use264=0.0, bad_isbn=0.0)
-    return dict(nfd=c([0.0, 0.0, 0.1, 0.5, 0.9]), comma=c([0.0, 0.2, 0.5]), no_isbn=rng.uniform(0.2, 0.6),
-                isbn_hyph=c([0.3, 0.7, 1.0]), isbn10=c([0.0, 0.2]), drop_subtitle=rng.uniform(0.3, 0.7),
-                short_pub=c([0.3, 0.7, 1.0]), pub_prefix=c(["", "NXB "]), abbrev_place=c([0.0, 0.5]),
-                bracket_year=c([0.0, 0.1]), old_tones=c([0.0, 0.6]), price=0.0, use264=0.0, bad_isbn=0.0)
-
-
-# --------------------------------------------------------------------------- the works
-@dataclass(slots=True)
-class Book:
-    """A work (an edition) as it really is; each library describes it in its own way."""
-    title: str
-    subtitle: str | None
-    authors: list
-    category: str
-    publisher: str
-    year: int
-    ddc: str
-    pages: int
-    subjects: list
-    lit_form: str = "0"
-    translator: Person | None = None
-    role: str = "dịch"
-    original: str | None = None
-    lang: str = "vie"
-    orig_lang: str | None = None
-    edition: str | None = None
-    isbn: str | None = None
-    isbn_reg: str = ""
-    series: str | None = None
-    size: int = 21
-    illus: bool = False
-    juvenile: bool = False
-    place: str | None = None
-    country: str = "vm "
-
-
-def build_works(seed: int, count: int) -> list[Book]:
-    """``count`` works, most popular first: the demo's head (classics, translations, English books,
-    near-twin titles, demo-style titles), then a long tail of more varied titles."""
-    rng = random.Random(f"{seed}:works")
-    head_generated = max(200, min(3000, count // 20))
-    head = _build_works(random.Random(f"{seed}:head"), head_generated)
-    head.sort(key=lambda w: -w.weight)  # stable: classics, then translations, ...
-    works = []
-    used = set()
-    for w in head[:count]:
-        reg = PUBLISHERS[w.publisher][3] if w.publisher in PUBLISHERS else ""
-        if w.isbn:
-            used.add(w.isbn[:12])
-        works.append(Book(w.title, w.subtitle, w.authors, w.category, w.publisher, w.year, w.ddc, w.pages,
-                          w.subjects, w.lit_form, w.translator, w.role, w.original, w.lang, w.orig_lang, w.edition,
-                          w.isbn, reg, w.series, w.size, w.illus, w.juvenile, w.place, w.country))
-    cats = list(GENERATED_MIX)
-    cat_weights = [GENERATED_MIX[c] for c in cats]
-    people: dict[str, Person] = {}
-
-    def person() -> Person:
-        p = _person(rng)
-        return people.setdefault(p.heading, p)
-
-    while len(works) < count:
-        cat = rng.choices(cats, cat_weights)[0]
-        title, sub, subjects, ddc, pubs, form, (lo, hi) = _generated_title(rng, cat)
-        if rng.random() < 0.85:  # the demo's titles are few; real catalogues are more varied
-            title += " " + " ".join(rng.choice(TITLE_WORDS) for _ in range(rng.randint(1, 3)))
-            if rng.random() < 0.3:
-                title += " về " + rng.choice(TOPICS)
-        authors = [person() for _ in range(1 if cat in ("vh", "tn", "hcm") else rng.choice([1, 1, 2, 3]))]
-        if cat == "tn" and ddc.startswith("398"):
-            authors = []
-        translator = person() if not authors else None
-        year = _year(rng)
-        isbn, reg = None, ""
-        if year >= 2007 and rng.random() < 0.93:
-            while True:
-                reg = str(rng.randrange(10, 100))
-                body = "978604" + reg + f"{rng.randrange(10000):04d}"
-                if body not in used:
-                    used.add(body)
-                    isbn = body + isbn13_check_digit(body)
-                    break
-        works.append(Book(title, sub, authors, cat, rng.choice(pubs), year, ddc, rng.randint(lo, hi), subjects,
-                          form, translator, "kể" if translator else "dịch", None, "vie", None,
-                          f"Tái bản lần thứ {rng.randint(1, 5)}" if rng.random() < 0.05 else None, isbn, reg,
-                          None, rng.choice([19, 21, 24, 27]) if cat == "tn" else 21,
-                          cat in ("tn", "nn", "yt") or rng.random() < 0.1, cat == "tn"))
-    return works
-
-
-# --------------------------------------------------------------------------- one library's description
-def describe(work: Book, h: dict, rng: random.Random) -> dict:
-    """The ``v`` dict of unionapi.demo.network (what _marc_fields writes), in this library's habits."""
-    r = rng.random
-    full, short, place, reg = PUBLISHERS.get(work.publisher, (work.publisher, work.publisher, work.place, ""))
-    if work.place:
-        place = work.place
-    reg = work.isbn_reg or reg
-    isbn = None
-    if work.isbn and r() >= h["no_isbn"]:
-        x = r()
-        if x < h["isbn_hyph"]:
-            isbn = hyphenate_isbn(work.isbn, len(reg)) if reg else work.isbn
-        elif x < h["isbn_hyph"] + h["isbn10"] and work.isbn.startswith("978"):
-            isbn = isbn13_to_isbn10(work.isbn)
-        else:
-            isbn = work.isbn
-    subtitle = work.subtitle if not (work.subtitle and r() < h["drop_subtitle"]) else None
-    comma = r() < h["comma"]
-    publisher = full
-    if full.startswith("Nxb. ") and r() < h["short_pub"]:
-        publisher = h["pub_prefix"] + short
-    if place == "Hà Nội" and r() < h["abbrev_place"]:
-        place = "H."
-    elif place == "Thành phố Hồ Chí Minh" and r() < h["abbrev_place"]:
-        place = rng.choice(["Tp. Hồ Chí Minh", "TP. HCM"])
-    year = str(work.year)
-    if r() < h["bracket_year"]:
-        year = f"[{year}]"
-    resp = ", ".join(a.natural for a in work.authors)
-    if work.category == "gt" and work.authors:
-        resp = work.authors[0].natural + " (ch.b.)" + "".join(", " + a.natural for a in work.authors[1:])
-    if work.translator:
-        resp = (resp + " ; " if resp else "") + f"{work.translator.natural} {work.role}"
-    return {
-        "title": work.title, "subtitle": subtitle, "resp": resp or None,
-        "authors": [_name(a, comma) for a in work.authors],
-        "translator": _name(work.translator, comma) if work.translator else None,
-        "role": work.role, "edition": work.edition, "place": place or "Hà Nội", "publisher": publisher,
-        "year": year, "isbn": isbn,
-        "price": f"{max(15, work.pages // 4) * 1000}đ" if r() < h["price"] else None,
-        "bad_isbn": bool(work.isbn) and r() < h["bad_isbn"],
-        "pages": work.pages, "illus": work.illus, "size": work.size, "series": work.series,
-        "subjects": work.subjects, "ddc": work.ddc, "lang": work.lang, "orig_lang": work.orig_lang,
-        "original": work.original, "juvenile": work.juvenile, "lit_form": work.lit_form, "country": work.country,
-        "use264": work.year >= 2015 and r() < h["use264"], "pages_label": "p." if work.lang == "eng" else "tr.",
-    }
-
-
-def edited(v: dict, work: Book, rng: random.Random) -> dict:
-    """A cataloguer's correction: the missing ISBN added, the subtitle (title statement) or the pages fixed."""
-    v = dict(v)
-    kind = rng.random()
-    if v["isbn"] is None and work.isbn and kind < 0.4:
-        v["isbn"] = work.isbn
-    elif kind < 0.75:
-        v["subtitle"] = None if v["subtitle"] else (work.subtitle or rng.choice(SUBTITLES))
-    else:
-        v["pages"] = max(8, v["pages"] + rng.choice([-4, -2, 2, 4]))
-    return v
-
-
-def _text_habits(text: str, nfd: bool, old: bool) -> str:
-    if old:
-        text = old_style_tones(text)
-    if nfd:
-        text = unicodedata.normalize("NFD", text)
-    return text
-
-
-def xml_habits(xml: str, nfd: bool, old: bool) -> str:
-    if not (nfd or old):
-        return xml
-    before = len(xml.encode())
-    xml = _text_habits(xml, nfd, old)
-    return _bump_leader(xml, len(xml.encode()) - before)  # the leader keeps the ISO2709 length true
-
-
-def koha_items(v: dict, lib: Lib, rng: random.Random, counters: dict, call_number: str, itemtype: str) -> list:
-    """Koha 952 items, as the demo network makes them, for this library's branches."""
-    return demo_koha_items(v, rng, counters, call_number, itemtype, provincial=lib.kind == "provincial",
-                           branches=list(lib.branches), barcode_prefix=lambda home: home.replace("-", "")[:3])
-
-
-def libol_iso2709(v: dict, number: int, stamp: datetime, library_name: str, nfd: bool, old: bool) -> bytes:
-    """A Libol export record: MARC21 in ISO2709 (UTF-8), the copy described in 852."""
-    controls = [("001", str(number)), ("005", stamp.strftime("%Y%m%d%H%M%S.0")),
-                ("008", _field_008(v, stamp.strftime("%y%m%d")))]
-    fields = _marc_fields(v, "") + [("852", " ", " ", [("a", library_name), ("h", _call_number(v))])]
-    return iso2709("n", "i" if v["use264"] else "a", controls, fields,
-                   (lambda s: _text_habits(s, nfd, old)) if (nfd or old) else None)
-
-
-def iso2709(status: str, desc: str, controls: list, fields: list, transform=None) -> bytes:
-    """The same leader as unionapi.demo.network._marc_xml, with a real directory and data."""
-    directory, data, offset = [], [], 0
-    for tag, value in controls:
-        chunk = (transform(value) if transform else value).encode() + b"\x1e"
-        directory.append(f"{tag}{len(chunk):04d}{offset:05d}")
-        data.append(chunk)
-        offset += len(chunk)
-    for tag, i1, i2, subs in fields:
-        chunk = (i1 + i2).encode() + b"".join(
-            b"\x1f" + code.encode() + (transform(value) if transform else value).encode() for code, value in subs
-        ) + b"\x1e"
-        directory.append(f"{tag}{len(chunk):04d}{offset:05d}")
-        data.append(chunk)
-        offset += len(chunk)
-    base = 24 + 12 * len(directory) + 1
-    leader = f"{base + offset + 1:05d}{status}am a22{base:05d} {desc} 4500"
-    return (leader + "".join(directory)).encode() + b"\x1e" + b"".join(data) + b"\x1d"
-
-
-# --------------------------------------------------------------------------- generation (child processes)
-_WORKS: list[Book] = []
-_CUM: list[float] = []
-
-
-def _gen_init(seed: int, n_works: int) -> None:
-    global _WORKS, _CUM
-    _WORKS = build_works(seed, n_works)
-    _CUM = list(itertools.accumulate(1.0 / (rank + 1) ** 0.7 for rank in range(len(_WORKS))))
-
-
-def _holdings(rng: random.Random, quota: int) -> list[int]:
-    """Which works a library holds: zipf-like draws (popular books nearly everywhere), then any."""
-    n = len(_WORKS)
-    chosen = list(dict.fromkeys(rng.choices(range(n), cum_weights=_CUM, k=min(quota * 2, 4 * n))))[:quota]
-    if len(chosen) < quota:
-        have = set(chosen)
-        rest = [i for i in range(n) if i not in have]
-        rng.shuffle(rest)
-        chosen += rest[:quota - len(chosen)]
-    rng.shuffle(chosen)
-    return chosen
-
-
-def _gen_library(task) -> tuple[str, dict]:
-    lib, seed, changed, deleted, gen_dir = task
-    rng = random.Random(f"{seed}:{lib.id}:records")
-    drng = random.Random(f"{seed}:{lib.id}:delta")
-    changed, deleted = set(changed), set(deleted)
-    ids = _holdings(rng, lib.quota)
-    local = 0
-    stats = {"records": len(ids), "changed": len(changed), "deleted": len(deleted), "nfd": 0}
-    if lib.protocol == "oai":
-        repo = f"{lib.id}.sonnam.vn"
-        counters = {"item": 0}
-        bulk = _START + timedelta(hours=1, minutes=30, days=rng.randrange(0, 20))
-        with open(gen_dir / "oai" / f"{lib.id}.jsonl", "w", encoding="utf-8") as base, \
-                open(gen_dir / "oai" / f"{lib.id}.delta.jsonl", "w", encoding="utf-8") as delta:
-            for idx, wi in enumerate(ids):
-                work = _WORKS[wi]
-                local += 1 + (rng.randrange(1, 20) if rng.random() < 0.03 else 0)
-                when = bulk if rng.random() < 0.08 else _START + timedelta(seconds=rng.randrange(_SPAN_S))
-                v = describe(work, lib.habits, rng)
-                nfd, old = rng.random() < lib.habits["nfd"], rng.random() < lib.habits["old_tones"]
-                stats["nfd"] += nfd
-                entered = min(date(max(work.year, 2008), 1, 1) + timedelta(days=rng.randrange(0, 360)), when.date())
-                itemtype = "STN" if work.juvenile else "SACH"
-                items = koha_items(v, lib, rng, counters, _call_number(v), itemtype)
-                xml = xml_habits(_koha_marc(v, local, when, entered.strftime("%y%m%d"), items, itemtype,
-                                            corrected=rng.random() < 0.3), nfd, old)
-                identifier = f"oai:{repo}:{local}"
-                sets = ["thieunhi"] if work.juvenile else ["sach"]
-                base.write(json.dumps({"identifier": identifier, "datestamp": _stamp(when), "deleted": False,
-                                       "sets": sets, "metadata": {"marc21": xml}}, ensure_ascii=False) + "\n")
-                if idx in deleted:
-                    record = {"identifier": identifier, "datestamp": NOW_PLACEHOLDER, "deleted": True, "sets": sets,
-                              "metadata": {}}
-                elif idx in changed:
-                    stamp = DELTA_DAY + timedelta(seconds=drng.randrange(8 * 3600))
-                    if drng.random() < 0.7:  # a copy checked out or returned: 952 $q and 005 change
-                        new = _circulate(xml, stamp, drng)
-                    else:
-                        new = xml_habits(_koha_marc(edited(v, work, drng), local, stamp, entered.strftime("%y%m%d"),
-                                                    items, itemtype, corrected=True), nfd, old)
-                    record = {"identifier": identifier, "datestamp": NOW_PLACEHOLDER, "deleted": False,
-                              "sets": sets, "metadata": {"marc21": new}}
-                else:
-                    continue
-                delta.write(json.dumps({"line": idx, "record": record}, ensure_ascii=False) + "\n")
-    else:
-        folder = gen_dir / "drops"
-        has_delta = bool(changed or deleted)
-        with open(folder / f"{lib.id}.mrc", "wb") as base, \
-                (open(folder / f"{lib.id}.delta.mrc", "wb") if has_delta else io.BytesIO()) as delta:
-            for idx, wi in enumerate(ids):
-                work = _WORKS[wi]
-                local += 1 + (rng.randrange(1, 20) if rng.random() < 0.03 else 0)
-                when = _START + timedelta(seconds=rng.randrange(_SPAN_S))
-                v = describe(work, lib.habits, rng)
-                nfd, old = rng.random() < lib.habits["nfd"], rng.random() < lib.habits["old_tones"]
-                stats["nfd"] += nfd
-                record = libol_iso2709(v, local, when, lib.name, nfd, old)
-                base.write(record)
-                if idx in deleted:
-                    continue
-                if idx in changed:
-                    stamp = DELTA_DAY + timedelta(seconds=drng.randrange(8 * 3600))
-                    record = libol_iso2709(edited(v, work, drng), local, stamp, lib.name, nfd, old)
-                delta.write(record)
-    return lib.id, stats
-
-
-def generate(gen_dir: Path, libs: list[Lib], seed: int, workers: int) -> dict:
-    """Every library's data and its next-day changes, in ``workers`` processes; returns the manifest."""
-    if gen_dir.exists():
-        shutil.rmtree(gen_dir)
-    (gen_dir / "oai").mkdir(parents=True)
-    (gen_dir / "drops").mkdir(parents=True)
-    total = sum(lib.quota for lib in libs)
-    n_changed, n_deleted = round(total * CHANGED_SHARE), round(total * DELETED_SHARE)
-    picks = random.Random(f"{seed}:delta-pick").sample(range(total), n_changed + n_deleted)
-    deleted_g, changed_g = set(picks[:n_deleted]), set(picks[n_deleted:])
-    tasks, start = [], 0
-    for lib in libs:
-        span = range(start, start + lib.quota)
-        tasks.append((lib, seed, [i - start for i in span if i in changed_g],
-                      [i - start for i in span if i in deleted_g], gen_dir))
-        start += lib.quota
-    tasks.sort(key=lambda t: -t[0].quota)  # biggest first, so the workers finish together
-    n_works = max(300, total // 3)
-    log.info("generating %d records of %d works for %d libraries (seed %d) in %d processes", total, n_works,
-             len(libs), seed, workers)
-    started = time.monotonic()
-    stats = {}
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_gen_init, initargs=(seed, n_works)) as pool:
-        for done, (lib_id, s) in enumerate(pool.imap_unordered(_gen_library, tasks), start=1):
-            stats[lib_id] = s
-            if done % 25 == 0 or done == len(tasks):
-                log.info("generated %d of %d libraries (%.0f s)", done, len(tasks), time.monotonic() - started)
-    manifest = {"seed": seed, "records": total, "works": n_works, "changed": n_changed, "deleted": n_deleted,
-                "libraries": {lib.id: stats[lib.id] for lib in libs},
-                "generation_s": round(time.monotonic() - started, 1)}
-    (gen_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    size = sum(p.stat().st_size for p in gen_dir.rglob("*") if p.is_file())
-    log.info("generated in %.0f s: %.0f MB in %s", time.monotonic() - started, size / 1e6, gen_dir)
-    return manifest
 
 
 # --------------------------------------------------------------------------- helpers for the run
@@ -832,12 +425,12 @@ def run(args) -> int:
     out = OUT / f"network-{args.records}"
     gen_dir = out / "gen"
     libs = layout(args.records, args.seed)
-    marker = gen_dir / f"generated-{GEN_VERSION}-{args.seed}-{args.records}"
+    marker = gen_dir / f"generated-{VERSION}-{args.seed}-{args.records}"
     if marker.exists():
         manifest = json.loads((gen_dir / "manifest.json").read_text())
         log.info("reusing the generated network in %s (%d records, seed %d)", gen_dir, manifest["records"], args.seed)
     else:
-        manifest = generate(gen_dir, libs, args.seed, args.gen_workers)
+        manifest = generate(gen_dir, args.records, args.seed, args.gen_workers)
         marker.touch()
     total, n_changed, n_deleted = manifest["records"], manifest["changed"], manifest["deleted"]
     n_oai = sum(lib.quota for lib in libs if lib.protocol == "oai")

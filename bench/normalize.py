@@ -27,6 +27,7 @@ import pymarc  # noqa: E402
 from normalizer import canonical_from_marc, from_pymarc, iter_marcxml  # noqa: E402
 from normalizer.records import RejectedRecord, SourceContext  # noqa: E402
 from normalizer.vn_tables import TCVN3, VNI  # noqa: E402
+from unionapi.demo.books import TITLE_WORDS, hyphenate_isbn, isbn13_check_digit  # noqa: E402
 
 TO_TCVN3 = {ch: bytes([b]) for b, ch in TCVN3.items() if b >= 0x80 and ch.isalpha()}
 REPAIR_SHARE = 0.05
@@ -37,9 +38,6 @@ FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đ
 MIDDLE = "Văn Thị Hữu Đức Minh Ngọc Thanh Quang Xuân Kim Thu Gia".split()
 GIVEN = "An Bình Chi Dũng Hà Hải Hạnh Hòa Hùng Hương Khánh Lan Linh Long Mai Nam Phong Phương Quân Sơn Tâm " \
         "Thảo Thắng Trang Trung Tuấn Việt Yến".split()
-TITLE_WORDS = ("lịch sử văn hóa việt nam giáo trình kinh tế xã hội nghiên cứu truyện ngắn tiểu thuyết thơ ca "
-               "dân gian đất nước con người hà nội sài gòn huế miền trung làng quê tuổi thơ mùa xuân kỹ thuật "
-               "nông nghiệp y học phổ thông toán học vật lý hóa học sinh học tiếng anh pháp luật quản lý").split()
 SUBJECTS = ["Văn học Việt Nam", "Lịch sử", "Kinh tế", "Giáo dục", "Nông nghiệp", "Y học", "Thiếu nhi",
             "Truyện ngắn", "Tiểu thuyết", "Pháp luật", "Tin học", "Địa lý", "Văn hóa dân gian", "Toán học"]
 PLACES = ["Hà Nội", "Tp. Hồ Chí Minh", "Huế", "Đà Nẵng", "Cần Thơ", "Hải Phòng", "Nghệ An"]
@@ -49,14 +47,14 @@ BRANCHES = ["TT", "TN", "HX", "LD", "BT"]
 ROLES = ["biên soạn", "dịch", "minh họa", "chủ biên", "hiệu đính"]
 
 
-def name(rnd: random.Random) -> str:
+def person_name(rnd: random.Random) -> str:
     return f"{rnd.choice(FAMILY)} {rnd.choice(MIDDLE)} {rnd.choice(GIVEN)}"
 
 
 def isbn13(rnd: random.Random) -> str:
+    """A hyphenated 978-604 ISBN with a two-digit registrant, any of them."""
     body = "978604" + "".join(rnd.choice("0123456789") for _ in range(6))
-    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body)) % 10) % 10
-    return f"{body[:3]}-{body[3:6]}-{body[6:8]}-{body[8:]}-{check}"
+    return hyphenate_isbn(body + isbn13_check_digit(body), 2)
 
 
 def df(tag: str, ind: str, *subs: tuple[str, str]) -> str:
@@ -84,7 +82,7 @@ def damage(title: str, rnd: random.Random) -> tuple[str, bool]:
 def record(i: int, rnd: random.Random) -> str:
     year = rnd.randint(1975, 2024)
     title = " ".join(rnd.choice(TITLE_WORDS) for _ in range(rnd.randint(2, 6))).capitalize()
-    author = name(rnd)
+    author = person_name(rnd)
     nfd = False
     if rnd.random() < REPAIR_SHARE:
         title, nfd = damage(title, rnd)
@@ -99,7 +97,7 @@ def record(i: int, rnd: random.Random) -> str:
            df("082", "04", ("a", f"{rnd.randint(0, 999)}.{rnd.randint(1, 9999)}")),
            df("100", "0 ", ("a", author + ","), ("e", "tác giả.")),
            df("245", "10", ("a", title + " :"), ("b", rnd.choice(["truyện", "giáo trình", "tuyển tập", "khảo cứu"]) + " /"),
-              ("c", f"{author} ; {rnd.choice(ROLES)}: {name(rnd)}.")),
+              ("c", f"{author} ; {rnd.choice(ROLES)}: {person_name(rnd)}.")),
            df("250", "  ", ("a", f"Tái bản lần thứ {rnd.randint(1, 20)}.")) if rnd.random() < 0.5 else ""]
     imprint = (("a", rnd.choice(PLACES) + " :"), ("b", rnd.choice(PUBLISHERS) + ","), ("c", f"{year}."))
     out.append(df("264", " 1", *imprint) if rnd.random() < 0.3 else df("260", "  ", *imprint))
@@ -107,7 +105,7 @@ def record(i: int, rnd: random.Random) -> str:
     for subject in rnd.sample(SUBJECTS, 2):
         subject = unicodedata.normalize("NFD", subject) if nfd else subject
         out.append(df("650", " 7", ("a", subject), ("z", "Việt Nam"), ("v", "Sách tham khảo")))
-    out.append(df("700", "0 ", ("a", name(rnd) + ","), ("e", rnd.choice(ROLES) + ".")))
+    out.append(df("700", "0 ", ("a", person_name(rnd) + ","), ("e", rnd.choice(ROLES) + ".")))
     for n in range(rnd.randint(1, 3)):
         branch = rnd.choice(BRANCHES)
         status = rnd.choice([(), (), (), (("q", f"2026-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)} 23:59:00"),),

@@ -141,15 +141,70 @@ def load_config(config_dir: Path | str | None = None, sources: Path | str | None
     return Config(settings=settings, libraries=load_sources(sources_file), sources_file=sources_file)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key, first_line: int, second_line: int):
+        super().__init__(key, first_line, second_line)
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error: PyYAML alone keeps
+    the last silently, so a second `api:` block would quietly undo the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` may be overridden, that is its purpose
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader itself refuses it below
+            if first is not None:
+                raise _DuplicateKey(key, first, line)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+# What usually causes PyYAML's terser complaints, said for the person editing the file
+_YAML_HINTS = {
+    "expected <block end>": "is this line indented like the lines above it?",
+    "mapping values are not allowed here": "a value containing ': ' needs quotes, or this line is indented too far",
+    "found character '\\t'": "YAML indents with spaces, not tabs",
+}
+
+
+def _yaml_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
+    """One sentence naming the line and column of the problem itself (problem_mark), not the line
+    where the enclosing block began (context_mark), which is what PyYAML's message puts first."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses; PyYAML gives its offset
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        return (f"{path}, line {line}, column {column}: not valid YAML: control character #x{exc.character:04x} "
+                "(YAML allows printable characters only)")
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return f"{path}: not valid YAML: {' '.join(str(exc).split())}"
+    hint = next((f" ({advice})" for start, advice in _YAML_HINTS.items() if problem.startswith(start)), "")
+    return f"{path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}{hint}"
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as dup:
+        raise ConfigError(f"{path}: key '{dup.key}' is given twice in one mapping, at lines {dup.first_line} and "
+                          f"{dup.second_line} (YAML would keep only the second; merge them into one)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(_yaml_problem(path, text, exc)) from None
 
 
 def load_settings(path: Path) -> Settings:
@@ -428,6 +483,9 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
             raise fail("url", http_url_problem(options["url"]))
         if options.get("record_format") not in (None, "iso2709", "marcxml"):
             raise fail("record_format", "iso2709 or marcxml (default: from each file's name and content)")
+        settle = options["settle_s"]
+        if isinstance(settle, bool) or not isinstance(settle, (int, float)) or settle < 0:
+            raise fail("settle_s", "a number of seconds, 0 or more")
         if options["snapshot"] not in ("union", "latest"):
             raise fail("snapshot", "union (the catalogue is every current export file together) or latest (the "
                                    "newest file is the whole catalogue: what it lacks is deleted)")

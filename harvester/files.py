@@ -40,11 +40,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 import lxml.html
 
 from config import Library, Settings
+from harvester import HarvestError
+from harvester.http import FetchError, Fetched, HarvestClient
 from harvester.marcbytes import (MarcBytesError, RecordIds, is_truncated, iso2709_fields, iso2709_identifier,
                                  iso2709_problem, marcxml_cut_off, marcxml_problem, marcxml_records,
                                  split_iso2709)
-from harvester.http import FetchError, Fetched, HarvestClient
-from harvester.rawstore import Counts, HarvestError, HarvestResult, RawStore, content_hash, unexpected
+from harvester.rawstore import Counts, HarvestResult, RawStore, content_hash, unexpected
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -105,8 +106,10 @@ class Read:
 class FileDropHarvester:
     """Harvests one library's export drops into the raw store."""
 
-    def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep):
-        self.library, self.store, self.settings, self.sleep = library, store, settings, sleep
+    def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep,
+                 after_page=None):
+        self.library, self.store, self.settings = library, store, settings
+        self.after_page = after_page  # called with the number of files stored, after each
         self.options = library.options
         self.settle_s = float(self.options.get("settle_s", 5.0))
         self.id_field = self.options.get("id_field", "001")
@@ -147,6 +150,8 @@ class FileDropHarvester:
                         store.quarantine(library.id, None, f"{drop.name}: {exc}", exc.keep or None)
                     continue
                 result.pages += 1
+                if self.after_page:
+                    self.after_page(result.pages)
             if self.snapshot == "latest":
                 notes += self._apply_latest(processed, force, result)
             else:
@@ -208,7 +213,7 @@ class FileDropHarvester:
         if self.options.get("path"):
             return self._list_folder(Path(self.options["path"]))
         url = self.options["url"]
-        response = self._get(url)
+        response = self.http.request(url)
         if not _HTML.search(response.content[:4096]):
             name = unquote(urlsplit(response.url).path.rstrip("/").rsplit("/", 1)[-1]) or url
             return [Drop(name, url, response)]  # the URL is the export itself
@@ -235,7 +240,7 @@ class FileDropHarvester:
         if drop.response is None and self.options.get("path"):
             return self._read_settled(Path(drop.where))
         try:
-            response = drop.response or self._get(drop.where)
+            response = drop.response or self.http.request(drop.where)
         except FetchError as exc:
             raise FileProblem(f"could not be downloaded: {exc}",
                               keep=(exc.body or b"") if exc.kind == "too_large" else None) from None
@@ -264,10 +269,6 @@ class FileDropHarvester:
         if age < self.settle_s:
             raise FileProblem(f"still being written (last changed {age:.0f} s ago); it is read once it has "
                               f"not changed for {self.settle_s:g} s")
-
-    def _get(self, url: str) -> Fetched:
-        """GET through the harvest's HTTP client: retries for network failures and 5xx/429, 4xx fails at once."""
-        return self.http.request(url)
 
     # -- one file -----------------------------------------------------------------------------------
     def _read(self, name: str, data: bytes, mtime: float | None) -> Iterator[Read]:

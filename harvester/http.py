@@ -31,7 +31,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from harvester.rawstore import HarvestError
+from harvester import HarvestError
+from harvester.retry import retry
 
 log = logging.getLogger("unioncat.harvest")
 
@@ -146,30 +147,36 @@ class HarvestClient:
                 accept=lambda fetched: fetched.status_code < 400) -> Fetched:
         """GET with retries (network failures, 5xx, 429; Retry-After honoured); other failures at once.
 
-        ``accept`` decides which responses are answers (OAI-PMH errors come in 4xx bodies). A new source
-        (``fail_fast``) is not retried when its host is unknown or refuses connections.
+        ``accept`` decides which responses are answers (OAI-PMH errors come in 4xx bodies).
         """
+        def answer() -> Fetched:
+            fetched = self.get(url, params)
+            if accept(fetched):
+                return fetched
+            raise FetchError(status_problem(fetched.status_code, url), "status", detail=excerpt(fetched.content),
+                             status=fetched.status_code, body=fetched.content,
+                             retry_after=_retry_after(fetched.headers.get("Retry-After")))
+
         attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                fetched = self.get(url, params)
-                if accept(fetched):
-                    return fetched
-                raise FetchError(status_problem(fetched.status_code, url), "status", detail=excerpt(fetched.content),
-                                 status=fetched.status_code, body=fetched.content,
-                                 retry_after=_retry_after(fetched.headers.get("Retry-After")))
-            except FetchError as exc:
-                if not exc.retryable or (self.fail_fast and exc.kind in ("dns", "refused")):
-                    raise
-                if attempt == attempts:
-                    raise FetchError(f"{exc} (gave up after {attempts} attempts)", exc.kind, exc.detail,
-                                     exc.status, body=exc.body) from None
-                wait = exc.retry_after if exc.retry_after is not None else self.backoff_s * 2 ** (attempt - 1)
-                if time.monotonic() + wait > self.run_deadline:
-                    raise self._run_over() from None
-                log.warning("%s; retrying in %.1f s (attempt %d of %d)", exc, wait, attempt, attempts)
-                self.sleep(wait)
-        raise AssertionError("unreachable")
+        try:
+            return retry(answer, attempts=attempts, backoff_s=self.backoff_s, retryable=self._retryable, log=log,
+                         sleep=self._sleep_within_run)
+        except FetchError as exc:
+            if not self._retryable(exc):
+                raise
+            raise FetchError(f"{exc} (gave up after {attempts} attempts)", exc.kind, exc.detail, exc.status,
+                             body=exc.body) from None
+
+    def _retryable(self, exc: Exception) -> bool:
+        """A new source (``fail_fast``) is not retried when its host is unknown or refuses connections."""
+        return isinstance(exc, FetchError) and exc.retryable and not (
+            self.fail_fast and exc.kind in ("dns", "refused"))
+
+    def _sleep_within_run(self, seconds: float) -> None:
+        """A wait that would end after the run's deadline stops the run now instead."""
+        if time.monotonic() + seconds > self.run_deadline:
+            raise self._run_over()
+        self.sleep(seconds)
 
     # -- one attempt -------------------------------------------------------------------------------
     def get(self, url: str, params: dict | None = None) -> Fetched:

@@ -132,10 +132,6 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-class HarvestError(Exception):
-    """The harvest of one library cannot go on; the message says why, for the status page."""
-
-
 def unexpected(exc: BaseException) -> str:
     """One sentence for an error nobody foresaw, so a failed run never has an empty reason."""
     text = " ".join(str(exc).split())[:200] or "no message"
@@ -345,6 +341,22 @@ class RawStore(SQLiteFile):
                 " ended_at=CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id=?",
                 (pages, counts.added, counts.updated, counts.deleted, counts.unchanged, counts.quarantined,
                  outcome, error, note, warning, detail, outcome, utc_now(), run_id))
+
+    def changed_since(self, seq: int, ids: list[str]) -> int:
+        """How many of ``ids`` were stored or changed after change number ``seq``."""
+        if not ids:
+            return 0
+        return self.db.execute(f"SELECT count(*) FROM raw_records WHERE seq > ? AND id IN ({','.join('?' * len(ids))})",
+                               (seq, *ids)).fetchone()[0]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT source, count(*) FROM quarantine GROUP BY source").fetchall())
+
+    def run_totals(self) -> list[tuple[str, str, int, float]]:
+        """(library, outcome, runs, seconds spent) over every finished harvest run."""
+        return [(library, outcome, count, total or 0.0) for library, outcome, count, total in self.db.execute(
+            "SELECT source, outcome, count(*), sum((julianday(ended_at) - julianday(started_at)) * 86400)"
+            " FROM harvest_runs WHERE ended_at IS NOT NULL GROUP BY source, outcome")]
 
     def last_success(self, source: str) -> str | None:
         """When the last harvest of this source that went well ended (any protocol)."""

@@ -3,15 +3,15 @@
 SRU is plain HTTP: sending it through the client that OAI-PMH pages and export-drop URLs use gives
 it the same rules (addresses checked after DNS on every redirect hop, request and run deadlines,
 caps on received and unpacked bytes, one-sentence reasons). libyaz stays for Z39.50, which is not
-HTTP. A connection here has the interface of ``z3950.ZoomConnection`` (search, then present in
+HTTP. A connection here has the interface of ``zoom.ZoomConnection`` (search, then present in
 batches), so the Z39.50 harvester drives both the same way.
 """
 from __future__ import annotations
 
 from lxml import etree
 
+from harvester import HarvestError
 from harvester.http import HarvestClient
-from harvester.rawstore import HarvestError
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _DIAGNOSTIC_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"

@@ -1,10 +1,9 @@
 """Z39.50 harvesting through libyaz's ZOOM API (and SRU over HTTP), for Koha/Zebra and other servers.
 
-Nothing usable for Python 3 exists on PyPI, so a small ctypes binding over Debian's ``libyaz5``
-does the protocol work: one search, then one present request per batch. SRU sources take the same
-steps through ``harvester.sru`` and the harvest's HTTP client. Either way the server's address is
-checked by the rules of ``harvester.http`` (after DNS, connecting to the address checked), the run
-has its deadline and a record over ``harvest.max_record_mb`` is quarantined. Records go to the raw
+One search, then one present request per batch: through ``harvester.zoom`` (the ctypes binding over
+libyaz) for Z39.50, through ``harvester.sru`` and the harvest's HTTP client for SRU. Either way the
+server's address is checked by the rules of ``harvester.http`` (after DNS, connecting to the address
+checked), the run has its deadline and a record over ``harvest.max_record_mb`` is quarantined. Records go to the raw
 store as received (ISO2709 or MARCXML bytes, no decoding here: the normalizer does that).
 
 Z39.50 has no tombstones and no server clock:
@@ -19,154 +18,26 @@ Z39.50 has no tombstones and no server clock:
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 
 from config import Library, Settings
+from harvester import HarvestError
 from harvester.http import HarvestClient
 from harvester.marcbytes import (MarcBytesError, RecordIds, iso2709_identifier, iso2709_problem, marcxml_problem,
                                  marcxml_records, split_iso2709)
-from harvester.rawstore import HarvestError, HarvestResult, RawStore, content_hash
+from harvester.rawstore import HarvestResult, RawStore, content_hash
+from harvester.retry import retry
 from harvester.sru import SruConnection
+from harvester.zoom import ZOOM_ERROR_CONNECT, ZOOM_ERROR_TIMEOUT, ZoomConnection, ZoomError
 
 log = logging.getLogger("unioncat.harvest")
 
-# ZOOM error codes (yaz/zoom.h) that mean "the network or the server is unwell": worth retrying
-ZOOM_ERROR_CONNECT, ZOOM_ERROR_CONNECTION_LOST, ZOOM_ERROR_TIMEOUT = 10000, 10004, 10007
-RETRYABLE = {ZOOM_ERROR_CONNECT, ZOOM_ERROR_CONNECTION_LOST, ZOOM_ERROR_TIMEOUT}
 INCREMENTAL_MARGIN = timedelta(minutes=10)  # clock skew and records saved while the last run began
 PROGRESS_EVERY = 10  # batches between progress lines
 
 
-# --------------------------------------------------------------------------- the ctypes binding
-class ZoomError(Exception):
-    """A ZOOM error or a server diagnostic, with its code, message and additional info."""
-
-    def __init__(self, code: int, message: str, addinfo: str = ""):
-        self.code, self.message, self.addinfo = code, message, addinfo
-        super().__init__(self.describe())
-
-    @property
-    def retryable(self) -> bool:
-        return self.code in RETRYABLE
-
-    def describe(self) -> str:
-        kind = "Z39.50 error" if self.code >= 10000 else "Z39.50 diagnostic"
-        return f"{kind} {self.code}: {self.message}" + (f" ({self.addinfo})" if self.addinfo else "")
-
-
-_lib = None
-
-
-def libyaz() -> ctypes.CDLL:
-    """Load libyaz.so.5 once and declare the few ZOOM functions we call."""
-    global _lib
-    if _lib is not None:
-        return _lib
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("yaz") or "libyaz.so.5")
-    except OSError:
-        try:
-            lib = ctypes.CDLL("libyaz.so.5")
-        except OSError:
-            raise HarvestError("libyaz.so.5 (the ZOOM Z39.50 client library) is not installed: "
-                               "install Debian's libyaz5: scripts/install-peers") from None
-    p, s, i, sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t
-    for name, restype, argtypes in [
-        ("ZOOM_options_create", p, []),
-        ("ZOOM_options_set", None, [p, s, s]),
-        ("ZOOM_options_destroy", None, [p]),
-        ("ZOOM_connection_create", p, [p]),
-        ("ZOOM_connection_connect", None, [p, s, i]),
-        ("ZOOM_connection_destroy", None, [p]),
-        ("ZOOM_connection_search_pqf", p, [p, s]),
-        ("ZOOM_connection_search", p, [p, p]),
-        ("ZOOM_connection_error_x", i, [p, ctypes.POINTER(s), ctypes.POINTER(s), ctypes.POINTER(s)]),
-        ("ZOOM_query_create", p, []),
-        ("ZOOM_query_cql", i, [p, s]),
-        ("ZOOM_query_destroy", None, [p]),
-        ("ZOOM_resultset_size", sz, [p]),
-        ("ZOOM_resultset_records", None, [p, ctypes.POINTER(p), sz, sz]),
-        ("ZOOM_resultset_destroy", None, [p]),
-        ("ZOOM_record_get", ctypes.c_void_p, [p, s, ctypes.POINTER(i)]),  # bytes, not a C string
-    ]:
-        function = getattr(lib, name)
-        function.restype, function.argtypes = restype, argtypes
-    _lib = lib
-    return lib
-
-
-class ZoomConnection:
-    """One connection, at most one result set; everything is destroyed by ``close``."""
-
-    def __init__(self, host: str, port: int, options: dict[str, str]):
-        self.lib = libyaz()
-        self.options = self.lib.ZOOM_options_create()
-        for key, value in options.items():
-            if value not in (None, ""):
-                self.lib.ZOOM_options_set(self.options, key.encode(), str(value).encode())
-        self.conn = self.lib.ZOOM_connection_create(self.options)
-        self.resultset = None
-        self.lib.ZOOM_connection_connect(self.conn, host.encode(), int(port))
-        self._check()
-
-    def _check(self) -> None:
-        message, addinfo, diagset = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_char_p()
-        code = self.lib.ZOOM_connection_error_x(self.conn, ctypes.byref(message), ctypes.byref(addinfo),
-                                                ctypes.byref(diagset))
-        if code:
-            text = lambda c: (c.value or b"").decode("utf-8", "replace")  # noqa: E731
-            raise ZoomError(code, text(message), text(addinfo))
-
-    def search(self, query: str, cql: bool = False) -> int:
-        """Run ``query`` (PQF, or CQL for SRU servers); returns the number of hits."""
-        self._drop_resultset()
-        if cql:
-            q = self.lib.ZOOM_query_create()
-            try:
-                self.lib.ZOOM_query_cql(q, query.encode())
-                self.resultset = self.lib.ZOOM_connection_search(self.conn, q)
-            finally:
-                self.lib.ZOOM_query_destroy(q)
-        else:
-            self.resultset = self.lib.ZOOM_connection_search_pqf(self.conn, query.encode())
-        self._check()
-        return int(self.lib.ZOOM_resultset_size(self.resultset))
-
-    def records(self, start: int, count: int) -> list[bytes | None]:
-        """Records ``start`` .. ``start+count-1`` (0-based) in one present request, raw bytes."""
-        array = (ctypes.c_void_p * count)()
-        self.lib.ZOOM_resultset_records(self.resultset, array, start, count)
-        self._check()
-        out = []
-        length = ctypes.c_int()
-        for record in array:
-            if not record:
-                out.append(None)  # the server sent a surrogate diagnostic instead of the record
-                continue
-            data = self.lib.ZOOM_record_get(record, b"raw", ctypes.byref(length))
-            out.append(ctypes.string_at(data, length.value) if data else None)
-        return out  # the records themselves belong to the result set
-
-    def _drop_resultset(self) -> None:
-        if self.resultset:
-            self.lib.ZOOM_resultset_destroy(self.resultset)
-            self.resultset = None
-
-    def close(self) -> None:
-        self._drop_resultset()
-        if self.conn:
-            self.lib.ZOOM_connection_destroy(self.conn)
-            self.conn = None
-        if self.options:
-            self.lib.ZOOM_options_destroy(self.options)
-            self.options = None
-
-
-# --------------------------------------------------------------------------- the harvester
 def incremental_query(since: datetime, cql: bool = False) -> str:
     """bib-1 Date/time-last-modified >= ``since`` on a key index (strings compare like times);
     in CQL for SRU sources whose enumerate query is CQL (the server's CQL mapping must know it)."""
@@ -177,8 +48,10 @@ def incremental_query(since: datetime, cql: bool = False) -> str:
 class Z3950Harvester:
     """Harvests one Z39.50/SRU library into the raw store; failures come back in the result."""
 
-    def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep):
+    def __init__(self, library: Library, store: RawStore, settings: Settings, sleep=time.sleep,
+                 after_page=None):
         self.library, self.store, self.settings, self.sleep = library, store, settings, sleep
+        self.after_page = after_page  # called with the number of present batches stored, after each
         opts = library.options
         self.batch_size = int(opts.get("batch_size", 500))
         self.id_field = opts.get("id_field", "001")
@@ -218,25 +91,27 @@ class Z3950Harvester:
         return ZoomConnection(address, int(opts["port"]), self._connection_options())
 
     def _with_retries(self, what: str, action):
-        """Run ``action(connection)``; on connect failure, lost connection or timeout reconnect
-        with exponential backoff. Diagnostics (a bad query...) are not retried: they will not heal."""
-        attempts = self.settings.harvest_max_retries + 1
-        for attempt in range(attempts):
+        """``action(connection)``; after a failed connect, a lost connection or a timeout, again on a new
+        connection. Diagnostics (a bad query...) are not retried: they will not heal."""
+        def attempt():
+            self.http.check_run_deadline()
             try:
-                self.http.check_run_deadline()
                 if self.conn is None:
                     self.conn = self._connect()
                 return action(self.conn)
-            except ZoomError as exc:
+            except ZoomError:
                 self._disconnect()
-                if not exc.retryable:
-                    raise HarvestError(f"{what}: {exc.describe()}") from None
-                if attempt + 1 >= attempts:
-                    raise HarvestError(f"{what}: {self._explain(exc)}; gave up after {attempts} attempts") from None
-                wait = self.settings.harvest_backoff_s * (2 ** attempt)
-                log.warning("%s: %s: %s; retrying in %.1f s (attempt %d of %d)", self.library.id, what,
-                            self._explain(exc), wait, attempt + 1, attempts - 1)
-                self.sleep(wait)
+                raise
+
+        attempts = self.settings.harvest_max_retries + 1
+        try:
+            return retry(attempt, attempts=attempts, backoff_s=self.settings.harvest_backoff_s,
+                         retryable=lambda exc: isinstance(exc, ZoomError) and exc.retryable, log=log,
+                         sleep=self.sleep, describe=lambda exc: f"{self.library.id}: {what}: {self._explain(exc)}")
+        except ZoomError as exc:
+            if not exc.retryable:
+                raise HarvestError(f"{what}: {exc.describe()}") from None
+            raise HarvestError(f"{what}: {self._explain(exc)}; gave up after {attempts} attempts") from None
 
     def _explain(self, exc: ZoomError) -> str:
         opts = self.library.options
@@ -331,6 +206,8 @@ class Z3950Harvester:
             position += count
             if result.pages % PROGRESS_EVERY == 0 or position >= total:
                 log.info("%s: %s of %s records (batch %d)", library.id, f"{position:,}", f"{total:,}", result.pages)
+            if self.after_page:
+                self.after_page(result.pages)
         return seen, complete
 
     def identifiers(self) -> set[str]:

@@ -27,6 +27,8 @@ from itertools import combinations
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence, Union
 
+from rapidfuzz.distance import OSA
+
 from .match_model import MatchModel, default_model, label
 from .records import CanonicalRecord
 from .text import exact, fold, nfc
@@ -150,32 +152,12 @@ def _plain(token: str) -> bool:
 
 def edit_distance(a: str, b: str, limit: int) -> int | None:
     """Edit distance (Levenshtein plus swapped neighbours, 'micahel' ~ 'michael') if at most
-    ``limit``, else None. Banded: cost grows with length x limit, not length squared."""
-    if abs(len(a) - len(b)) > limit:
+    ``limit``, else None. rapidfuzz's OSA: the same results as the hand-written banded version
+    it replaced on 100,000 Vietnamese title pairs, far faster (bench/edit_distance.py)."""
+    if limit < 0:
         return None
-    if a == b:
-        return 0
-    if len(a) > len(b):
-        a, b = b, a
-    big = limit + 1
-    before: list[int] | None = None
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [big] * (len(b) + 1)
-        cur[0] = i if i <= limit else big
-        best = cur[0]
-        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
-            cb = b[j - 1]
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-            if before is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                v = min(v, before[j - 2] + 1)
-            cur[j] = v
-            if v < best:
-                best = v
-        if best > limit:
-            return None
-        before, prev = prev, cur
-    return prev[len(b)] if prev[len(b)] <= limit else None
+    distance = OSA.distance(a, b, score_cutoff=limit)
+    return distance if distance <= limit else None
 
 
 # --------------------------------------------------------------------------- titles

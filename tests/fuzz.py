@@ -7,6 +7,13 @@ TARGET: iso2709 | marcxml | oai_dc | oai_page | query. Each input must end in a 
 exception is a crash, and libFuzzer's -timeout / -rss_limit_mb catch unbounded time and memory.
 Seeds are the real MARC and OAI-PMH files in tests/data/third_party (this script runs on its own, so it
 computes that path itself rather than importing tests/conftest.py).
+
+Only the modules under test are instrumented (``UNDER_TEST``: the project's pure readers), not the
+libraries they call (pymarc, lxml, tantivy: still run, so a crash in them is still a crash) nor what an
+import drags in: instrumenting everything (Flask, SQLAlchemy, requests...) cost a minute per target. The script
+checks that each module under test really was instrumented (a module imported before the hook is not)
+and says which ones on its first line. ``canary`` is the self-test: a bug planted behind the API's real
+parameter parser that only coverage feedback from inside the parser finds in a few seconds.
 tests/test_fuzz.py runs every target for a bounded time in the suite.
 """
 from __future__ import annotations
@@ -14,7 +21,9 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import warnings
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import atheris
 
@@ -22,49 +31,89 @@ ROOT = Path(__file__).resolve().parents[1]
 THIRD_PARTY = ROOT / "tests" / "data" / "third_party"
 sys.path.insert(0, str(ROOT))
 
-from urllib.parse import parse_qsl
+# the modules each target exercises: imported under instrumentation, and checked to be instrumented
+NORMALIZER = ["normalizer", "normalizer.text", "normalizer.records", "normalizer.encodings", "normalizer.ids",
+              "normalizer.dates", "normalizer.names", "normalizer.extract", "normalizer.unimarc"]
+UNDER_TEST = {
+    "iso2709": [*NORMALIZER, "normalizer.iso2709", "normalizer.marc"],
+    "marcxml": [*NORMALIZER, "normalizer.marc"],
+    "oai_dc": [*NORMALIZER, "normalizer.dc"],
+    "oai_page": ["harvester", "harvester.oai_page"],
+    "query": ["unionapi.params", "unionapi.search", "unionapi.search.embedded", "normalizer.text", "normalizer.ids"],
+    "canary": ["unionapi.params", "unionapi.search", "normalizer.text"],
+}
+CANARY = "canary"  # the planted bug: a query whose first folded word is this one
 
-from werkzeug.datastructures import MultiDict
-
-with atheris.instrument_imports():
-    from harvester.oai import HarvestError, parse_page
-    from normalizer import normalize
-    from normalizer.records import CanonicalRecord, RejectedRecord, SourceContext
-    from unionapi.app import BadRequest, parse_search
-    from unionapi.search import entry_document
-    from unionapi.search.embedded import EmbeddedEngine
-
-CTX = SourceContext(library="fuzz", record_id="fuzz:1")
 MARC_ORIGINS = ("aleph", "marc4j", "openlibrary", "pymarc", "recordmanager", "traject")
 OAI_ORIGINS = ("pyoai", "scythe_zenodo_cassettes", "sickle", "vufindharvest")
 SEED_GLOBS = {"iso2709": [f"{o}/**/*.{ext}" for o in MARC_ORIGINS for ext in ("mrc", "marc")],
               "marcxml": [f"{o}/**/*.xml" for o in MARC_ORIGINS],
               "oai_dc": [f"{o}/**/*.xml" for o in OAI_ORIGINS], "oai_page": [f"{o}/**/*.xml" for o in OAI_ORIGINS],
-              "query": []}
+              "query": [], "canary": []}
+
+
+def instrumented(name: str) -> bool:
+    """Whether module ``name`` was loaded through atheris's instrumenting loader."""
+    module = sys.modules.get(name)
+    return module is not None and "Atheris" in type(getattr(module, "__loader__", None)).__name__
+
+
+def load(name: str) -> list[str]:
+    """Imports target ``name``'s modules under instrumentation; returns every module that was instrumented.
+
+    Exits with a message when a module under test is not instrumented (it was imported before, or
+    the include list no longer names its package): fuzzing it blind would pass and prove nothing.
+    """
+    import importlib
+    modules = UNDER_TEST[name]
+    packages = sorted({m.split(".")[0] for m in modules})
+    with atheris.instrument_imports(include=packages):
+        for module in modules:
+            importlib.import_module(module)
+    blind = [m for m in modules if not instrumented(m)]
+    if blind:
+        raise SystemExit(f"fuzz.py {name}: not instrumented (imported before the hook?): {', '.join(blind)}")
+    return sorted(m for m in list(sys.modules) if instrumented(m))
 
 
 def record(fmt: str):
+    from normalizer import normalize
+    from normalizer.records import RejectedRecord, SourceContext
+    ctx = SourceContext(library="fuzz", record_id="fuzz:1")
+
     def one_input(data: bytes) -> None:
         try:
-            normalize(data, fmt, CTX)
+            normalize(data, fmt, ctx)
         except RejectedRecord as exc:
             assert exc.reason, "a rejection must say why"
     return one_input
 
 
-def oai_page(data: bytes) -> None:
-    for fmt in ("marc21", "oai_dc"):
-        try:
-            page = parse_page(data, fmt)
-        except HarvestError as exc:
-            assert str(exc)
-            continue
-        for item in page.bad:
-            assert item["reason"]
+def oai_page():
+    from harvester import HarvestError
+    from harvester.oai_page import parse_page
+
+    def one_input(data: bytes) -> None:
+        for fmt in ("marc21", "oai_dc"):
+            try:
+                page = parse_page(data, fmt)
+            except HarvestError as exc:
+                assert str(exc)
+                continue
+            for item in page.bad:
+                assert item["reason"]
+    return one_input
 
 
-def query_target():
+def query():
     """Any query string through the API's own parameter parsing into the embedded engine."""
+    from werkzeug.datastructures import MultiDict  # what Flask hands parse_search (not instrumented)
+
+    from normalizer.records import CanonicalRecord
+    from unionapi.params import BadRequest
+    from unionapi.params import parse_search
+    from unionapi.search import entry_document
+    from unionapi.search.embedded import EmbeddedEngine
     engine = EmbeddedEngine(Path(tempfile.mkdtemp(prefix="unioncat-fuzz-")) / "index")
     engine.write([entry_document("e1", [CanonicalRecord(record_id="fuzz:1", library="fuzz", format="marcxml",
                                                          title="Truyện Kiều", title_sort="Truyện Kiều")])], [])
@@ -81,14 +130,30 @@ def query_target():
     return one_input
 
 
+def canary():
+    """The query target with a planted bug: a query whose first folded word is CANARY crashes. No seed
+    holds it; libFuzzer gets there only from what the instrumented code tells it (the parameter parser
+    accepting ``q=``, the words the search module folds, the comparison with CANARY), as it reaches a real bug."""
+    from werkzeug.datastructures import MultiDict
+
+    from unionapi.params import parse_search
+
+    @atheris.instrument_func
+    def one_input(data: bytes) -> None:
+        try:
+            request = parse_search(MultiDict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True)),
+                                   100, {"fuzz": None})
+        except Exception:  # noqa: BLE001 - real bugs are the query target's business; this one looks for its own
+            return
+        if request.folded_terms()[:1] == [CANARY]:
+            raise RuntimeError(f"planted bug reached: q={request.q!r}")
+    return one_input
+
+
 def target(name: str):
     if name in ("iso2709", "marcxml", "oai_dc"):
         return record(name)
-    if name == "oai_page":
-        return oai_page
-    if name == "query":
-        return query_target()
-    raise SystemExit(f"unknown target {name!r}; one of: {', '.join(SEED_GLOBS)}")
+    return {"oai_page": oai_page, "query": query, "canary": canary}[name]()
 
 
 def seeds(name: str, limit: int = 60) -> list[str]:
@@ -96,15 +161,38 @@ def seeds(name: str, limit: int = 60) -> list[str]:
     return found[:limit]
 
 
+def dictionary(name: str) -> Path | None:
+    """A libFuzzer dictionary for the query targets: the parameter names and values the API knows (a set
+    lookup gives the fuzzer no comparison to learn them from, so without it nearly every input stops at
+    "unknown parameter")."""
+    if name not in ("query", "canary"):
+        return None
+    from unionapi.params import MATERIAL_TYPES, SEARCH_PARAMS
+    tokens = [f"{p}=" for p in sorted(SEARCH_PARAMS)] + ["&", ",", "true", "false", "vie", "eng", "fuzz", *MATERIAL_TYPES]
+    path = Path(tempfile.mkdtemp(prefix="unioncat-fuzz-dict-")) / f"{name}.dict"
+    path.write_text("".join(f'"{token}"\n' for token in tokens), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     logging.disable(logging.CRITICAL)  # pymarc warns about every broken record it reads
+    warnings.simplefilter("ignore")  # (and pymarc.BadSubfieldCodeWarning, once per record)
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
     name, options = sys.argv[1], sys.argv[2:]
+    if name not in UNDER_TEST:
+        raise SystemExit(f"unknown target {name!r}; one of: {', '.join(UNDER_TEST)}")
+    atheris.enabled_hooks.add("RegEx")  # regular expressions and str.startswith/endswith in the instrumented
+    atheris.enabled_hooks.add("str")  # code tell the fuzzer what they are looking for (set before the imports)
+    modules = load(name)
+    print(f"fuzz.py {name}: {len(modules)} modules instrumented: {' '.join(modules)}", file=sys.stderr, flush=True)
     one_input = target(name)
     seed_files = seeds(name)
     if seed_files:
         options.append("-seed_inputs=" + ",".join(seed_files))
+    tokens = dictionary(name)
+    if tokens and not any(option.startswith("-dict=") for option in options):
+        options.append(f"-dict={tokens}")
     atheris.Setup([sys.argv[0], *options], one_input)
     atheris.Fuzz()
 

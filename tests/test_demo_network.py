@@ -7,9 +7,9 @@ import unicodedata
 import pytest
 from lxml import etree
 
+from normalizer.ids import valid_isbn13
 from unionapi.demo.network import (
-    DEMO_LIBRARIES, DEMO_SEED, LIBRARY_BY_ID, generate_network, isbn13_is_valid, load_records,
-    save_records, work_keys)
+    DEMO_LIBRARIES, DEMO_SEED, LIBRARY_BY_ID, generate_network, load_records, save_records, work_keys)
 
 M = {"m": "http://www.loc.gov/MARC21/slim"}
 DC = {"dc": "http://purl.org/dc/elements/1.1/"}
@@ -202,7 +202,7 @@ def test_isbns_are_valid(network):
             for value in values:
                 digits = value.replace("-", "")
                 if len(digits) == 13:
-                    assert isbn13_is_valid(digits), (rec.identifier, value)
+                    assert valid_isbn13(digits), (rec.identifier, value)
                     seen13 += 1
                 else:
                     assert len(digits) == 10
@@ -246,3 +246,35 @@ def test_leader_length_matches_iso2709(network):
         declared = str(record.leader)
         raw = record.as_marc()
         assert (raw[:5].decode(), raw[12:17].decode()) == (declared[:5], declared[12:17]), rec.identifier
+
+
+def test_the_network_at_scale_is_every_library_with_its_next_day(tmp_path):
+    """bench/network.py's network, small: OAI records and exports for 231 libraries, and the changes."""
+    import json
+
+    import pymarc
+
+    from unionapi.demo.scaled_network import generate, layout
+
+    manifest = generate(tmp_path / "gen", 2000, DEMO_SEED, workers=1)
+    libs = layout(2000, DEMO_SEED)
+    assert len(libs) == 231 and manifest["records"] == sum(lib.quota for lib in libs) == 2000
+    assert (manifest["changed"], manifest["deleted"]) == (20, 2)
+    assert sum(s["changed"] for s in manifest["libraries"].values()) == 20
+    held = 0
+    for lib in libs:
+        if lib.protocol == "oai":
+            lines = (tmp_path / "gen" / "oai" / f"{lib.id}.jsonl").read_text("utf-8").splitlines()
+            records = [json.loads(line)["metadata"]["marc21"] for line in lines]
+            assert all(marc.startswith("<record") for marc in records)
+        else:
+            with open(tmp_path / "gen" / "drops" / f"{lib.id}.mrc", "rb") as f:
+                records = list(pymarc.MARCReader(f, to_unicode=True))
+            assert all(record is not None and record["852"] for record in records)
+        held += len(records)
+    assert held == 2000
+    again = generate(tmp_path / "again", 2000, DEMO_SEED, workers=2)
+    assert again["libraries"] == manifest["libraries"]
+    for path in (tmp_path / "gen").rglob("*"):
+        if path.is_file() and path.name != "manifest.json":
+            assert path.read_bytes() == (tmp_path / "again" / path.relative_to(tmp_path / "gen")).read_bytes()

@@ -20,7 +20,7 @@ import pytest
 
 from config import Config, Library, Settings, Z3950_DEFAULTS
 from harvester import harvest_library
-from harvester import z3950
+from harvester import z3950, zoom
 from harvester.rawstore import RawStore
 from normalizer import normalize
 from normalizer.records import SourceContext
@@ -179,7 +179,7 @@ def test_full_harvest_gets_every_record_intact(shared_zebra, catalogue, harvest)
 
 def test_vietnamese_search_is_folded_by_zebra(shared_zebra):
     """The demo Zebra's ICU chain: unaccented words (and d for đ) find Vietnamese titles."""
-    conn = z3950.ZoomConnection("127.0.0.1", shared_zebra.port, {"databaseName": "biblios"})
+    conn = zoom.ZoomConnection("127.0.0.1", shared_zebra.port, {"databaseName": "biblios"})
     try:
         accented = conn.search("@attr 1=1003 Nguyễn")
         assert accented > 0 and conn.search("@attr 1=1003 nguyen") == accented
@@ -314,7 +314,7 @@ def test_a_lost_connection_mid_harvest_is_resumed(own_zebra, catalogue, harvest,
     kills it: a real lost connection). The batch is retried on a new connection; if the server's result set
     changed meanwhile, positions moved, so the run keeps what it got but looks for no deletions: check names
     the records gone at the source, and the next full listing finds the deletions."""
-    real_records = z3950.ZoomConnection.records
+    real_records = zoom.ZoomConnection.records
     calls = {"n": 0, "on_failure": lambda: None}
 
     def lose_the_connection_before_the_second_present(self, start, count):
@@ -324,7 +324,7 @@ def test_a_lost_connection_mid_harvest_is_resumed(own_zebra, catalogue, harvest,
             _drop_sessions(own_zebra)
         return real_records(self, start, count)
 
-    monkeypatch.setattr(z3950.ZoomConnection, "records", lose_the_connection_before_the_second_present)
+    monkeypatch.setattr(zoom.ZoomConnection, "records", lose_the_connection_before_the_second_present)
     lib = library(own_zebra.port)
     steady = harvest(lib)
     assert (steady.outcome, steady.counts.added, steady.note) == ("ok", len(catalogue), None)
@@ -353,7 +353,7 @@ def test_a_zebra_that_stops_answering_mid_present_is_caught_up(own_zebra, catalo
     fails keeping the first batch; check cannot read the source and says so. Once the server answers again
     (SIGCONT) the next run catches up and everything agrees."""
     lib = library(own_zebra.port, timeout_s=1)
-    real_records = z3950.ZoomConnection.records
+    real_records = zoom.ZoomConnection.records
     calls = {"n": 0}
 
     def hang_before_the_second_present(self, start, count):
@@ -362,7 +362,7 @@ def test_a_zebra_that_stops_answering_mid_present_is_caught_up(own_zebra, catalo
             _freeze(own_zebra, True)
         return real_records(self, start, count)
 
-    monkeypatch.setattr(z3950.ZoomConnection, "records", hang_before_the_second_present)
+    monkeypatch.setattr(zoom.ZoomConnection, "records", hang_before_the_second_present)
     try:
         result = harvest(lib)
         monkeypatch.undo()
@@ -432,7 +432,7 @@ def test_missing_libyaz_is_explained(monkeypatch, harvest):
     def no_library(*args, **kwargs):
         raise OSError("libyaz.so.5: cannot open shared object file")
 
-    monkeypatch.setattr(z3950, "_lib", None)
+    monkeypatch.setattr(zoom, "_lib", None)
     monkeypatch.setattr(ctypes, "CDLL", no_library)
     result = harvest(library(210))
     assert result.outcome == "failed" and "scripts/install-peers" in result.error

@@ -59,11 +59,16 @@ CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)
 """
 
 
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    """Short enough for SQLite's limit on a statement's parameters."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def members_of(db: sqlite3.Connection, entry_ids: list[str]) -> dict[str, list[CanonicalRecord]]:
     """Each entry's member records, in id order (also read by worker processes with a connection of their own)."""
     found: dict[str, list[CanonicalRecord]] = {entry_id: [] for entry_id in entry_ids}
-    for start in range(0, len(entry_ids), 500):
-        chunk = entry_ids[start:start + 500]
+    for chunk in _chunks(entry_ids):
         rows = db.execute(f"SELECT entry_id, data FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})"
                           " ORDER BY id", chunk)
         for entry_id, data in rows:
@@ -77,12 +82,19 @@ def _matching_changed(old: dict, new: dict) -> bool:
 
 
 _MATCHING_READS = (*MATCH_FIELDS, "format")  # (format: required to make a record)
-MATCH_EXTRACT = "json_extract(data, {})".format(", ".join(f"'$.{name}'" for name in _MATCHING_READS))
+_MATCH_EXTRACT = "json_extract(data, {})".format(", ".join(f"'$.{name}'" for name in _MATCHING_READS))
 
 
-def matching_record(values: str) -> CanonicalRecord:
-    """A record from MATCH_EXTRACT's JSON array: the matcher's fields, the rest left empty."""
+def _matching_record(values: str) -> CanonicalRecord:
+    """A record from _MATCH_EXTRACT's JSON array: the matcher's fields, the rest left empty."""
     return CanonicalRecord.from_dict(dict(zip(_MATCHING_READS, json.loads(values))))
+
+
+def matching_records_in_rows(db: sqlite3.Connection, first: int, last: int) -> dict[str, CanonicalRecord]:
+    """The records stored in a rowid range, with only what the matcher reads (read by the worker
+    processes of a rebuild, each with a connection of its own)."""
+    rows = db.execute(f"SELECT id, {_MATCH_EXTRACT} FROM records WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
+    return {record_id: _matching_record(values) for record_id, values in rows}
 
 
 def entry_id_for(record_id: str) -> str:
@@ -178,6 +190,89 @@ class Catalogue(SQLiteFile):
                 self.db.execute("DELETE FROM entries WHERE id = ? AND dirty = 0 AND NOT EXISTS"
                                 " (SELECT 1 FROM records WHERE entry_id = ?)", (entry_id, entry_id))
 
+    # -- clustering: its queue, the entries it assigns, what it reads without loading records --------
+    # (methods taking ``db`` write in the caller's transaction: a clustering's entries, edges and
+    # reports change together)
+    def dedup_queue(self) -> dict[str, bool]:
+        """Records to cluster again, by id: True when the record changed, False when only its entry lost a member."""
+        return {record_id: bool(changed) for record_id, changed in
+                self.db.execute("SELECT record_id, changed FROM dedup_queue ORDER BY record_id")}
+
+    def dedup_queue_size(self) -> int:
+        return self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
+
+    def queue_for_dedup(self, record_ids: Iterable[str]) -> None:
+        """A cataloguer's decision touches these records: they are clustered again."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", [(i,) for i in record_ids])
+
+    @staticmethod
+    def clear_dedup_queue(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM dedup_queue")
+
+    def clustering_rules(self) -> tuple[int | None, int | None]:
+        """The matcher revision and model fingerprint the entries were made under (None: not recorded)."""
+        found = dict(self.db.execute("SELECT name, seq FROM cursors WHERE name IN ('matcher_revision', 'match_model')"))
+        return found.get("matcher_revision"), found.get("match_model")
+
+    @staticmethod
+    def set_clustering_rules(db: sqlite3.Connection, matcher_revision: int, match_model: int) -> None:
+        """A later change of either re-clusters everything once."""
+        db.executemany("INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)",
+                       [("matcher_revision", matcher_revision), ("match_model", match_model)])
+
+    def assign_entries(self, db: sqlite3.Connection, assignments: list[tuple[str, str]], touched: set[str]) -> None:
+        """Move records to entries ((entry id, record id) pairs) and mark the entries touched dirty
+        (one that lost all its records is then removed from the index)."""
+        stamp = max(self.cursor(), 1)
+        db.executemany("UPDATE records SET entry_id = ? WHERE id = ? AND entry_id != ?",
+                       ((entry_id, member, entry_id) for entry_id, member in assignments))
+        db.executemany("INSERT INTO entries (id, dirty) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET dirty = ?",
+                       ((entry_id, stamp, stamp) for entry_id in sorted(touched)))
+
+    def entries_of(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Each record's entry id; records that do not exist (any more) are left out."""
+        found = {}
+        for some in _chunks(sorted(record_ids)):  # from the index, not the wider row
+            found.update(self.db.execute(f"SELECT id, entry_id FROM records INDEXED BY records_entry_of"
+                                         f" WHERE id IN ({','.join('?' * len(some))})", some))
+        return found
+
+    def member_ids(self, entry_ids: Iterable[str]) -> set[str]:
+        """The ids of these entries' records, read from an index, not from the records."""
+        found = set()
+        for some in _chunks(sorted(entry_ids)):
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM records WHERE entry_id IN ({','.join('?' * len(some))})", some))
+        return found
+
+    def match_facts(self, record_ids: Iterable[str]) -> dict[str, tuple]:
+        """Year, pages and material type of each record, read without loading the records."""
+        found = {}
+        for some in _chunks(sorted(record_ids)):
+            found.update((record_id, tuple(json.loads(facts))) for record_id, facts in self.db.execute(
+                "SELECT id, json_extract(data, '$.year', '$.pages', '$.material_type') FROM records"
+                f" WHERE id IN ({','.join('?' * len(some))})", some))
+        return found
+
+    def titles(self, record_ids: list[str] | None = None) -> dict[str, str | None]:
+        """The title of each of these records (of every record when None: one pass over the table)."""
+        if record_ids is None:
+            return dict(self.db.execute("SELECT id, json_extract(data, '$.title') FROM records"))
+        found = {}
+        for some in _chunks(record_ids):
+            found.update(self.db.execute(f"SELECT id, json_extract(data, '$.title') FROM records"
+                                         f" WHERE id IN ({','.join('?' * len(some))})", some))
+        return found
+
+    def record_ids_mentioning(self, isbn: str) -> set[str]:
+        """Records holding this ISBN anywhere in their data, not only where the blocking keys read it."""
+        return {r[0] for r in self.db.execute("SELECT id FROM records WHERE data LIKE ?", (f'%"{isbn}"%',))}
+
+    def row_span(self) -> tuple[int, int]:
+        """The first and last rowid of the records ((0, -1) when there are none), to split a full read into jobs."""
+        return self.db.execute("SELECT coalesce(min(rowid), 0), coalesce(max(rowid), -1) FROM records").fetchone()
+
     # -- reading (index, API) ------------------------------------------------------------------
     def members(self, entry_id: str) -> list[CanonicalRecord]:
         rows = self.db.execute("SELECT data FROM records WHERE entry_id = ? ORDER BY id", (entry_id,))
@@ -185,8 +280,7 @@ class Catalogue(SQLiteFile):
 
     def load(self, record_ids: list[str]) -> dict[str, CanonicalRecord]:
         found = {}
-        for start in range(0, len(record_ids), 500):
-            chunk = record_ids[start:start + 500]
+        for chunk in _chunks(record_ids):
             rows = self.db.execute(f"SELECT id, data FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             found.update((record_id, CanonicalRecord.from_dict(json.loads(data))) for record_id, data in rows)
         return found
@@ -195,11 +289,10 @@ class Catalogue(SQLiteFile):
         """The records with only what the matcher reads (no holdings, notes, subjects): a third of
         the text to decode, for the hundreds of thousands of records a rebuild compares."""
         found = {}
-        for start in range(0, len(record_ids), 500):
-            chunk = record_ids[start:start + 500]
-            rows = self.db.execute(f"SELECT id, {MATCH_EXTRACT} FROM records"
+        for chunk in _chunks(record_ids):
+            rows = self.db.execute(f"SELECT id, {_MATCH_EXTRACT} FROM records"
                                    f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            found.update((record_id, matching_record(values)) for record_id, values in rows)
+            found.update((record_id, _matching_record(values)) for record_id, values in rows)
         return found
 
     def entry_of(self, record_id: str) -> str | None:
@@ -209,8 +302,7 @@ class Catalogue(SQLiteFile):
     def entries_without_records(self, entry_ids: list[str]) -> list[str]:
         """Which of these entries lost their last record (to be removed from the index)."""
         with_records = set()
-        for start in range(0, len(entry_ids), 500):
-            chunk = entry_ids[start:start + 500]
+        for chunk in _chunks(entry_ids):
             with_records |= {r[0] for r in self.db.execute(
                 f"SELECT DISTINCT entry_id FROM records WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk)}
         return [entry_id for entry_id in entry_ids if entry_id not in with_records]
@@ -221,6 +313,12 @@ class Catalogue(SQLiteFile):
     def all_entry_ids(self) -> Iterator[str]:
         yield from (r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records ORDER BY entry_id").fetchall())
 
+    def record_ids(self, source: str | None = None) -> list[str]:
+        """Every record's id (or one library's), in id order."""
+        if source is None:
+            return [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
+        return [r[0] for r in self.db.execute("SELECT id FROM records WHERE source = ? ORDER BY id", (source,))]
+
     def record_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT source, count(*) FROM records GROUP BY source").fetchall())
 
@@ -230,8 +328,14 @@ class Catalogue(SQLiteFile):
                                " ORDER BY updated_at DESC, raw_seq DESC LIMIT ?", (source, limit))
         return [(entry_id, CanonicalRecord.from_dict(json.loads(data))) for entry_id, data in rows]
 
-    def entry_count(self) -> int:
-        return self.db.execute("SELECT count(DISTINCT entry_id) FROM records").fetchone()[0]
+    def entry_count(self, source: str | None = None) -> int:
+        """How many entries (holding a record of this library, when given)."""
+        if source is None:
+            return self.db.execute("SELECT count(DISTINCT entry_id) FROM records").fetchone()[0]
+        return self.db.execute("SELECT count(DISTINCT entry_id) FROM records WHERE source = ?", (source,)).fetchone()[0]
+
+    def rejected_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT source, count(*) FROM rejected GROUP BY source").fetchall())
 
     def rejected(self, source: str | None = None) -> list[dict]:
         sql = "SELECT record_id, source, raw_seq, reason, created_at FROM rejected"

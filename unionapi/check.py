@@ -14,8 +14,7 @@ def check_library(services, library) -> dict:
     """Differences between the four places a library's records live; ``ok`` when there are none."""
     raw = services.raw.live_identifiers(library.id)
     prefix = f"{library.id}:"
-    catalogued = {row[0][len(prefix):] for row in services.catalogue.db.execute(
-        "SELECT id FROM records WHERE source = ?", (library.id,))}
+    catalogued = {record_id[len(prefix):] for record_id in services.catalogue.record_ids(library.id)}
     rejected = {row["record_id"][len(prefix):] for row in services.catalogue.rejected(library.id)}
     report = {"library": library.id, "raw": len(raw), "catalogue": len(catalogued), "rejected": len(rejected)}
     try:
@@ -30,8 +29,7 @@ def check_library(services, library) -> dict:
         report["source_error"] = str(exc)
     report["not_in_catalogue"] = sorted(raw - catalogued - rejected)
     report["deleted_but_catalogued"] = sorted(catalogued - raw)
-    entries = services.catalogue.db.execute("SELECT count(DISTINCT entry_id) FROM records WHERE source = ?",
-                                            (library.id,)).fetchone()[0]
+    entries = services.catalogue.entry_count(library.id)
     try:
         indexed = services.engine.search(SearchRequest(library=[library.id], size=1)).total
     except SearchUnavailable as exc:  # the other counts still say where the records are
@@ -64,9 +62,7 @@ def _advice(services, library, report: dict) -> dict[str, str]:
     for key in ("not_in_catalogue", "deleted_but_catalogued"):
         if report.get(key):
             ids = [f"{library.id}:{identifier}" for identifier in report[key][:500]]
-            pending = services.raw.db.execute(
-                f"SELECT count(*) FROM raw_records WHERE seq > ? AND id IN ({','.join('?' * len(ids))})",
-                (cursor, *ids)).fetchone()[0]
+            pending = services.raw.changed_since(cursor, ids)
             advice[key] = "unioncat index" if pending == len(ids) else "unioncat index --rebuild"
     if report["indexed_entries"] is not None and report["entries"] != report["indexed_entries"]:
         advice["index"] = "unioncat index" if services.catalogue.dirty_entries() else "unioncat index --rebuild"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -18,8 +19,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="unioncat", description="Union catalogue of a library network: harvest, normalize, index, serve.")
     parser.add_argument("--config", metavar="DIR", help="folder with sources.yaml and settings.yaml "
                         "(default: $UNIONCAT_CONFIG, else ./config)")
-    parser.add_argument("--sources", metavar="FILE", help="the network file (default: sources.yaml in the "
-                        "config folder; e.g. config/demo-sources.yaml)")
+    network = parser.add_mutually_exclusive_group()
+    network.add_argument("--sources", metavar="FILE", help="the network file (default: sources.yaml in the "
+                         "config folder; e.g. config/demo-sources.yaml)")
+    network.add_argument("--demo", action="store_true", help="work on what `unioncat demo` harvested: its "
+                         "network (with the ports its servers took) and its data, e.g. `unioncat --demo status`")
     parser.add_argument("--data-dir", metavar="DIR", help="where the stores and the index live "
                         "(default: data_dir in settings.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
@@ -81,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     duplicates.add_argument("--limit", type=int, default=30, help="how many (default 30)")
 
     token = commands.add_parser("token", help="make an API token for a cataloguer or an admin",
-                                description="Print a new API token and the lines to add under 'api: tokens:' in "
-                                            "settings.yaml. Only the token's hash is stored; give the token itself "
-                                            "to the person (it is shown once).")
+                                description="Print a new API token and the one line to add under 'tokens:' in the "
+                                            "'api:' section of settings.yaml. Only the token's hash is stored; give "
+                                            "the token itself to the person (it is shown once).")
     token.add_argument("name", help="who will use it, e.g. lan-cataloguer")
 
     serve = commands.add_parser("serve", help="serve the API with a production WSGI server (waitress)")
@@ -92,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
 
     demo = commands.add_parser("demo", help="run the bundled demo network: providers, harvest, index, API",
-                               description="Start four demo OAI-PMH providers on 127.0.0.1 (a provincial library, "
-                                           "two district libraries and a school), harvest them, build the union "
-                                           "catalogue and serve it until Ctrl-C.")
+                               description="Serve the six libraries of the demo network on 127.0.0.1 the way real "
+                                           "ones are served (four OAI-PMH providers, a Z39.50 server, a folder of "
+                                           "MARC exports), each on a free port; harvest them, build the union "
+                                           "catalogue and serve it until Ctrl-C. Meanwhile and afterwards, "
+                                           "`unioncat --demo COMMAND` works on the demo (status, duplicates...).")
     demo.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
     demo.add_argument("--records", type=int, default=5200, help="size of the generated network (default 5200)")
     demo.add_argument("--no-serve", action="store_true", help="stop after building the catalogue")
@@ -112,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args)
         if args.command == "token":
             return cmd_token(args)
-        config = load_config(args.config, sources=args.sources)
+        if args.demo:
+            if args.command in ("run", "scheduler", "serve"):
+                parser.error(f"--demo with {args.command}: the demo serves itself, run `unioncat demo`")
+            from unionapi.demo.run import demo_config
+            config = demo_config(args.config)
+        else:
+            config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
                 "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve, "run": cmd_run,
                 "scheduler": cmd_run, "status": cmd_status, "check": cmd_check}[args.command](config, args)
@@ -196,7 +208,7 @@ def train_matcher(config, catalogue, limit: int) -> None:
     old = network_model(config)
     clusters = clusters_for(config, catalogue)
     labels = clusters.labels()
-    ids = [row[0] for row in catalogue.db.execute("SELECT id FROM records ORDER BY id")]
+    ids = catalogue.record_ids()
     if len(ids) > limit:  # an even sample, the same every time; labelled records always in
         keep = {x for label in labels for x in (label.a, label.b)}
         ids = [i for i in ids if i in keep or zlib.crc32(i.encode()) % len(ids) < limit]
@@ -247,7 +259,11 @@ def cmd_token(args) -> int:
     from unionapi.auth import new_token
     token, digest = new_token()
     print(f"token for {args.name} (shown once; give it to them): {token}\n\n"
-          f"add to settings.yaml:\napi:\n  tokens:\n    - name: {args.name}\n      sha256: {digest}")
+          "add this line under 'tokens:' in the 'api:' section of settings.yaml ('tokens: []' becomes 'tokens:'):\n"
+          f"    - {{name: {json.dumps(args.name, ensure_ascii=False)}, sha256: \"{digest}\"}}\n\n"
+          "No restart needed: reload the configuration (`kill -HUP` the `unioncat run` process, or POST "
+          "/api/admin/reload with a token already in force); only a `unioncat serve` with no token yet must be "
+          "restarted.")
     return 0
 
 
@@ -256,13 +272,14 @@ def cmd_run(config, args) -> int:
     import signal
     import time
 
+    from unionapi.app import serve
     from unionapi.scheduler import reload, start
     from unionapi.services import Services
     services = Services.open(config)
     services.config_dir, services.sources_file = args.config, args.sources
     scheduler = start(services)
     signal.signal(signal.SIGHUP, lambda *_: reload(services, scheduler, args.config, args.sources))
-    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it the way Ctrl-C does
     log.info("scheduler started: %d jobs for %d libraries (up to %d harvests at once)", len(scheduler.get_jobs()),
              sum(lib.enabled for lib in config.libraries.values()), config.settings.max_parallel_harvests)
     try:
@@ -270,16 +287,12 @@ def cmd_run(config, args) -> int:
             while True:
                 time.sleep(3600)
         else:
-            serve_forever(services, args.host or config.settings.api_host, args.port or config.settings.api_port,
-                          scheduler=scheduler)
+            serve(services, args.host or config.settings.api_host, args.port or config.settings.api_port,
+                  scheduler=scheduler)
     finally:
         scheduler.shutdown(wait=False)
         services.close()
     return 0
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt  # `kill` stops the service the way Ctrl-C does: jobs and locks let go
 
 
 def cmd_check(config, args) -> int:
@@ -298,57 +311,40 @@ def cmd_check(config, args) -> int:
 
 
 def cmd_status(config, args) -> int:
-    from unionapi.scheduler import next_runs
+    from unionapi.actions import network_status
     from unionapi.services import Services
     services = Services.open(config, read_only=True)
     try:
-        counts = services.catalogue.record_counts()
-        upcoming = next_runs(config.settings.data_dir)
-        rows = [("LIBRARY", "LAST SUCCESS", "LAST ERROR", "NEXT RUN", "RECORDS", "WARNING")]
-        warnings = []
-        for library in config.libraries.values():
-            failure = services.raw.last_failure(library.id)
-            success = services.raw.last_success(library.id)
-            warning = services.raw.warning(library.id)  # refused deletions: the runs are "ok", the data is not
-            error = ""
-            if failure and (not success or failure["at"] > success):
-                error = f"{failure['at']} {(failure['error'] or '')[:60]}"
-            if warning:
-                warnings.append(f"{library.id}: WARNING since {warning['at']}: {warning['message']}")
-            rows.append((library.id, success or "never", error or "-",
-                         upcoming.get(library.id, "-" if library.enabled else "disabled"),
-                         str(counts.get(library.id, 0)), "deletions refused (below)" if warning else "-"))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        if warnings:
-            print("\n" + "\n".join(warnings))
+        statuses = network_status(services)
     finally:
         services.close()
+    rows = [("LIBRARY", "LAST SUCCESS", "LAST ERROR", "NEXT RUN", "RECORDS", "WARNING")]
+    warnings = []
+    for status in statuses:
+        library, failure, success = status.library, status.last_failure, status.last_success
+        error = ""
+        if failure and (not success or failure["at"] > success):
+            error = f"{failure['at']} {(failure['error'] or '')[:60]}"
+        if status.warning:  # refused deletions: the runs are "ok", the data is not
+            warnings.append(f"{library.id}: WARNING since {status.warning['at']}: {status.warning['message']}")
+        rows.append((library.id, success or "never", error or "-",
+                     status.next_run or ("-" if library.enabled else "disabled"),
+                     str(status.record_count), "deletions refused (below)" if status.warning else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if warnings:
+        print("\n" + "\n".join(warnings))
     return 0
 
 
 def cmd_serve(config, args) -> int:
+    from unionapi.app import serve
     from unionapi.services import Services
     services = Services.open(config)  # not read-only: cataloguers' decisions and admin actions write
     services.config_dir, services.sources_file = args.config, args.sources
-    host = args.host or config.settings.api_host
-    port = args.port or config.settings.api_port
-    serve_forever(services, host, port, args.threads)
+    serve(services, args.host or config.settings.api_host, args.port or config.settings.api_port, args.threads)
     return 0
-
-
-def serve_forever(services, host: str, port: int, threads: int = 8, scheduler=None) -> None:
-    import waitress
-    from unionapi.app import create_app
-    app = create_app(services, scheduler=scheduler)
-    log.info("serving the union catalogue at http://%s:%d/api/search?q=... (Ctrl-C to stop)", host, port)
-    proxy = services.config.settings.api_trusted_proxy
-    # behind a reverse proxy that ends TLS, only its X-Forwarded-Proto/For tell that the patron used https
-    # (cookies are then Secure); waitress drops those headers from anyone else
-    behind = dict(trusted_proxy=proxy, trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"},
-                  clear_untrusted_proxy_headers=True) if proxy else {}
-    waitress.serve(app, host=host, port=port, threads=threads, ident="unioncat", **behind)
 
 
 if __name__ == "__main__":

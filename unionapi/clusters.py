@@ -1,27 +1,27 @@
-"""Deduplication over the catalogue: records grouped into union entries, and cataloguers' decisions.
+"""Deduplication over the catalogue: records grouped into union entries.
 
 The matcher (``normalizer.dedup``) decides about pairs; this module decides which records are
-compared (blocking keys kept in the catalogue), builds clusters without chaining, keeps an edge
-with its reasons for every accepted match, turns doubtful pairs into duplicate reports, and
-re-applies every cataloguer decision (merge, reject, split, block an ISBN) each time clusters are
-rebuilt, so a nightly harvest never undoes a person's work.
+compared (blocking keys in the ``match_keys`` table), builds clusters without chaining, and hands
+an edge with its reasons for every accepted match and the doubtful pairs to ``unionapi.decisions``,
+whose cataloguers' decisions (merge, reject, split, block an ISBN) it re-applies each time
+clusters are rebuilt, so a nightly harvest never undoes a person's work.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
 from collections import OrderedDict, defaultdict
 from contextlib import nullcontext
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
 from storage.sqlite import apply_schema
-from normalizer.dedup import (MATCHER_REVISION, BlockList, Prepared, blocking_keys, can_join, compare, explain,
-                              prepare, surely_apart)
+from normalizer.dedup import (MATCHER_REVISION, Prepared, blocking_keys, can_join, compare, explain, prepare,
+                              surely_apart)
 from normalizer.match_model import MatchModel, default_model
 from normalizer.text import fold
-from unionapi.catalogue import MATCH_EXTRACT, Catalogue, entry_id_for, matching_record
+from unionapi.catalogue import Catalogue, entry_id_for, matching_records_in_rows
+from unionapi.decisions import Constraints, Decisions, pair
 from unionapi.workers import cores, in_order, process_pool
 
 log = logging.getLogger("unioncat.dedup")
@@ -33,30 +33,6 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS match_keys (key TEXT NOT NULL, record_id TEXT NOT NULL);
 DROP INDEX IF EXISTS match_keys_key;      -- files made before MATCH_KEY_INDEXES covered both columns
 DROP INDEX IF EXISTS match_keys_record;
-CREATE TABLE IF NOT EXISTS edges (          -- why the members of an entry are together
-    entry_id TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, score REAL, reasons TEXT NOT NULL,
-    kind TEXT NOT NULL                      -- matcher | cataloguer
-);
-CREATE INDEX IF NOT EXISTS edges_entry ON edges(entry_id);
-CREATE TABLE IF NOT EXISTS reports (        -- doubtful pairs for a cataloguer to decide
-    id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT NOT NULL, b TEXT NOT NULL, score REAL NOT NULL,
-    reasons TEXT NOT NULL, differing TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',    -- open | merged | rejected | gone
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    UNIQUE (a, b)
-);
-CREATE INDEX IF NOT EXISTS reports_b ON reports(b);
-CREATE TABLE IF NOT EXISTS decisions (      -- every cataloguer action, kept forever, undoable
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    action TEXT NOT NULL,                   -- merge | reject | split | block
-    a TEXT, b TEXT,                         -- the records (split: a = the record taken out)
-    others TEXT,                            -- split: JSON list of the members it was taken away from
-    isbn TEXT, prefix TEXT,                 -- block
-    comment TEXT, who TEXT NOT NULL,
-    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    undone_at TEXT, undone_by TEXT
-);
 """ + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON {columns};\n" for name, columns in MATCH_KEY_INDEXES.items())
 MAX_KEY_SIZE = 500  # a blocking key shared by more records than this is too vague to compare on
 PREFETCH = 2000  # records read at once as clustering walks through them
@@ -64,32 +40,14 @@ KEY_JOB = 5000  # records per worker job when a rebuild computes blocking keys
 PARALLEL_KEYS_FROM = 20_000  # a smaller catalogue's keys are computed in this process
 
 
-@dataclass
-class Constraints:
-    """Cataloguer decisions in force, as the clustering needs them."""
-
-    never: set[tuple[str, str]]  # pairs that must stay apart
-    merge: list[tuple[str, str]]  # pairs that must be together
-    blocked: BlockList
-
-
-def _reasons_of(stored: str) -> dict[str, list[str]]:
-    """``reasons`` (English) and ``reasons_vi`` from the stored JSON (files made before the
-    Vietnamese lines hold a plain English list)."""
-    found = json.loads(stored)
-    if isinstance(found, list):
-        return {"reasons": found, "reasons_vi": found}
-    return {"reasons": found["en"], "reasons_vi": found["vi"]}
-
-
-def _pair(a: str, b: str) -> tuple[str, str]:
-    return (a, b) if a < b else (b, a)
-
-
 class Clusters:
+    """The clustering, and the cataloguers' decisions it obeys (``cataloguers``), as the API, the
+    pages and the CLI use them."""
+
     def __init__(self, catalogue: Catalogue, one_per_source: dict[str, bool] | None = None,
                  model: MatchModel | None = None):
         self.catalogue = catalogue
+        self.cataloguers = Decisions(catalogue)
         self.one_per_source = one_per_source or {}  # source -> False lets its own duplicates merge
         self.model = model or default_model()  # frozen weights: every incremental run decides alike
         apply_schema(self.catalogue.db, SCHEMA, self.catalogue.path)
@@ -97,36 +55,6 @@ class Clusters:
     @property
     def db(self):
         return self.catalogue.db
-
-    # -- constraints ---------------------------------------------------------------------------
-    def constraints(self) -> Constraints:
-        never, merge, isbns = set(), [], defaultdict(list)
-        for action, a, b, others, isbn, prefix in self.db.execute(
-                "SELECT action, a, b, others, isbn, prefix FROM decisions WHERE undone_at IS NULL ORDER BY id"):
-            if action == "reject":
-                never.add(_pair(a, b))
-            elif action == "merge":
-                merge.append(_pair(a, b))
-            elif action == "split":
-                never.update(_pair(a, other) for other in json.loads(others))
-            elif action == "block":
-                isbns[isbn].append(prefix or "")
-        blocked = BlockList(isbns={isbn: [p for p in prefixes if p] if all(prefixes) else []
-                                   for isbn, prefixes in isbns.items()})
-        return Constraints(never=never, merge=merge, blocked=blocked)
-
-    def labels(self) -> list:
-        """Every decision in force as a labelled pair for training: a merge says "same book", a
-        not-duplicate or a split "different books"."""
-        from normalizer.training import Label
-        out = []
-        for action, a, b, others in self.db.execute(
-                "SELECT action, a, b, others FROM decisions WHERE undone_at IS NULL ORDER BY id"):
-            if action in ("merge", "reject"):
-                out.append(Label(a, b, action == "merge"))
-            elif action == "split":
-                out.extend(Label(a, other, False) for other in json.loads(others))
-        return out
 
     # -- running -------------------------------------------------------------------------------
     def run(self, rebuild: bool = False) -> int:
@@ -143,16 +71,15 @@ class Clusters:
                         "every record once; cataloguers' decisions are kept", self.model.name)
             rebuild = True
         if not rebuild:  # a first harvest queues everything: cluster it the way a rebuild does
-            queued_count = self.db.execute("SELECT count(*) FROM dedup_queue").fetchone()[0]
-            rebuild = queued_count > 1000 and 2 * queued_count >= self.db.execute(
-                "SELECT count(*) FROM records").fetchone()[0]
+            queued_count = self.catalogue.dedup_queue_size()
+            rebuild = queued_count > 1000 and 2 * queued_count >= sum(self.catalogue.record_counts().values())
         if rebuild:
-            affected = [r[0] for r in self.db.execute("SELECT id FROM records ORDER BY id")]
+            affected = self.catalogue.record_ids()
             with self.catalogue.transaction() as db:
                 db.execute("DELETE FROM match_keys")
-                db.execute("DELETE FROM dedup_queue")  # (edges are replaced entry by entry when written)
+                self.catalogue.clear_dedup_queue(db)  # (edges are replaced entry by entry when written)
         else:
-            queued = dict(self.db.execute("SELECT record_id, changed FROM dedup_queue ORDER BY record_id"))
+            queued = self.catalogue.dedup_queue()
             if not queued:
                 return 0
             changed = [record_id for record_id, is_changed in queued.items() if is_changed]
@@ -162,11 +89,9 @@ class Clusters:
             log.info("deduplicating %d records%s", len(affected), " (full rebuild)" if rebuild else "")
         placed = self._recluster(affected, constraints, records, everything=rebuild)
         with self.catalogue.transaction() as db:
-            db.execute("DELETE FROM dedup_queue")
-            db.execute("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('matcher_revision', ?)", (MATCHER_REVISION,))
-            db.execute("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('match_model', ?)", (self.model.fingerprint,))
-            db.execute("UPDATE reports SET status = 'gone', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-                       " WHERE status = 'open' AND (a NOT IN (SELECT id FROM records) OR b NOT IN (SELECT id FROM records))")
+            self.catalogue.clear_dedup_queue(db)
+            self.catalogue.set_clustering_rules(db, MATCHER_REVISION, self.model.fingerprint)
+            self.cataloguers.close_reports_of_deleted_records(db)
         if affected:
             log.info("deduplicated %d records into %d entries in %.1f s", len(affected), placed,
                      time.monotonic() - started)
@@ -175,16 +100,16 @@ class Clusters:
     def _stale_revision(self) -> int | None:
         """The matcher revision the entries were made under, if not the current one (files made
         before revisions were recorded count as 1; a catalogue never clustered is not stale)."""
-        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'matcher_revision'").fetchone()
-        revision = row[0] if row else 1
+        revision, _ = self.catalogue.clustering_rules()
+        revision = 1 if revision is None else revision
         if revision == MATCHER_REVISION or not self.db.execute("SELECT 1 FROM match_keys LIMIT 1").fetchone():
             return None
         return revision
 
     def _stale_model(self) -> bool:
         """The entries were made under other weights (files made before models count as current)."""
-        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'match_model'").fetchone()
-        return bool(row) and row[0] != self.model.fingerprint
+        _, model = self.catalogue.clustering_rules()
+        return model is not None and model != self.model.fingerprint
 
     def _index_keys(self, record_ids: list[str], constraints: Constraints) -> None:
         """Blocking keys of these records, a few thousand at a time so memory stays flat."""
@@ -213,14 +138,14 @@ class Clusters:
         entries and reports already.
         """
         blocked = constraints.blocked
-        linked = self._existing(queued)  # a deleted record's entry was queued by the catalogue
+        linked = set(self.catalogue.entries_of(queued))  # those still there: a deleted record's entry was queued
         changed = sorted(linked.intersection(changed))
         for _, chunk in _chunks(changed, 1000):
             candidates_of = self._candidates_of(chunk)
-            entry_of = self._entries_of({x for others in candidates_of.values() for x in others} | set(chunk))
+            entry_of = self.catalogue.entries_of({x for others in candidates_of.values() for x in others} | set(chunk))
             taken = {entry_of[x] for x in chunk}  # re-clustered whole anyway: no need to compare
-            facts = self._match_facts({x for others in candidates_of.values() for x in others  # (keys outlive
-                                       if entry_of.get(x, taken) not in taken})               # deleted records)
+            facts = self.catalogue.match_facts({x for others in candidates_of.values() for x in others  # (keys
+                                                if entry_of.get(x, taken) not in taken})  # outlive deleted records)
             records.ensure(chunk)
             for record_id, candidates in candidates_of.items():
                 record = records[record_id].record
@@ -231,40 +156,12 @@ class Clusters:
         members: set[str] = set()
         frontier = linked
         while frontier:  # entries and reports, until nothing new is reached
-            entries = set(self._entries_of(frontier).values())
-            reached = self._select_in("SELECT id FROM records WHERE entry_id IN ({})", entries)
-            reached |= self._select_in("SELECT b FROM reports WHERE status != 'gone' AND a IN ({})", frontier)
-            reached |= self._select_in("SELECT a FROM reports WHERE status != 'gone' AND b IN ({})", frontier)
+            reached = self.catalogue.member_ids(set(self.catalogue.entries_of(frontier).values()))
+            reached |= self.cataloguers.reported_with(frontier)
             reached |= {y for a, b in constraints.merge for x, y in ((a, b), (b, a)) if x in frontier}
             members |= frontier
             frontier = reached - members
-        return sorted(self._existing(members))
-
-    def _existing(self, record_ids) -> set[str]:
-        return self._select_in("SELECT id FROM records WHERE id IN ({})", record_ids)
-
-    def _entries_of(self, record_ids) -> dict[str, str]:
-        found = {}
-        for _, some in _chunks(sorted(record_ids)):
-            found.update(self.db.execute(
-                f"SELECT id, entry_id FROM records INDEXED BY records_entry_of"  # (not the wider row)
-                f" WHERE id IN ({','.join('?' * len(some))})", some))
-        return found
-
-    def _match_facts(self, record_ids) -> dict[str, tuple]:
-        """Year, pages and material type of each record, read without loading the records."""
-        found = {}
-        for _, some in _chunks(sorted(record_ids)):
-            found.update((record_id, tuple(json.loads(facts))) for record_id, facts in self.db.execute(
-                "SELECT id, json_extract(data, '$.year', '$.pages', '$.material_type') FROM records"
-                f" WHERE id IN ({','.join('?' * len(some))})", some))
-        return found
-
-    def _select_in(self, query: str, values) -> set:
-        found = set()
-        for _, some in _chunks(sorted(values)):
-            found.update(row[0] for row in self.db.execute(query.format(",".join("?" * len(some))), some))
-        return found
+        return sorted(self.catalogue.entries_of(members))
 
     def _candidates_of(self, record_ids: list[str]) -> dict[str, set[str]]:
         """Records sharing a blocking key with each of these, ignoring keys too common to mean anything
@@ -298,7 +195,7 @@ class Clusters:
         clusters: list[list[str]] = []
         libraries: list[set[str]] = []  # of each cluster's members: one record per library is checked in O(1)
         distinct = _DistinctMembers(records, clusters)
-        never_ids = {x for pair in constraints.never for x in pair}
+        never_ids = {x for two in constraints.never for x in two}
         edges: dict[int, list[tuple]] = defaultdict(list)
         doubtful: list[tuple[str, str, object]] = []
         # candidates from memory, not a query per record
@@ -322,7 +219,7 @@ class Clusters:
                     continue
                 index = cluster_of[other]
                 members = clusters[index]
-                if record_id in never_ids and any(_pair(record_id, m) in constraints.never for m in members):
+                if record_id in never_ids and any(pair(record_id, m) in constraints.never for m in members):
                     held_back[other] = "not merged: a cataloguer decided these records stay apart"
                 elif one_per_source and library in libraries[index]:
                     held_back[other] = (f"not merged: {library} already has a record in that entry "
@@ -360,7 +257,7 @@ class Clusters:
         A big catalogue's keys are computed by worker processes reading the catalogue file, and
         the table's indexes are built once at the end instead of grown row by row."""
         keys, started, done = _KeyIndex(), time.monotonic(), 0
-        first, last = self.db.execute("SELECT coalesce(min(rowid), 0), coalesce(max(rowid), -1) FROM records").fetchone()
+        first, last = self.catalogue.row_span()
         jobs = ((str(self.catalogue.path), start, start + KEY_JOB - 1, constraints.blocked)
                 for start in range(first, last + 1, KEY_JOB))
         workers = cores() if last - first >= PARALLEL_KEYS_FROM else 1
@@ -385,12 +282,7 @@ class Clusters:
         """Folded title, then id: copies of one book come one after another, so the records a
         record is compared with were just read (a national rebuild reads each record about once),
         and the order is the same for a rebuild and for the incremental path."""
-        titles = {}
-        if everything:  # a rebuild: one pass over the table
-            titles.update(self.db.execute("SELECT id, json_extract(data, '$.title') FROM records"))
-        for _, ids in _chunks([] if everything else record_ids):
-            titles.update(self.db.execute(f"SELECT id, json_extract(data, '$.title') FROM records"
-                                          f" WHERE id IN ({','.join('?' * len(ids))})", ids))
+        titles = self.catalogue.titles(None if everything else record_ids)  # a rebuild: one pass over the table
         return sorted(titles, key=lambda record_id: (fold(titles[record_id] or ""), record_id))
 
     @staticmethod
@@ -399,7 +291,7 @@ class Clusters:
             if a not in cluster_of or b not in cluster_of or cluster_of[a] == cluster_of[b]:
                 continue
             keep, gone = sorted((cluster_of[a], cluster_of[b]))
-            if any(_pair(x, y) in constraints.never for x in clusters[keep] for y in clusters[gone]):
+            if any(pair(x, y) in constraints.never for x in clusters[keep] for y in clusters[gone]):
                 continue  # a later "never" decision wins over an earlier merge
             for member in clusters[gone]:
                 cluster_of[member] = keep
@@ -415,9 +307,8 @@ class Clusters:
 
     def _write(self, record_ids: list[str], clusters, edges, doubtful, everything: bool = False) -> None:
         """One transaction: entries, their edges and the open reports among these records."""
-        stamp = max((self.catalogue.cursor(), 1))
-        old_entries = ({r[0] for r in self.db.execute("SELECT DISTINCT entry_id FROM records")} if everything
-                       else set(self._entries_of(record_ids).values()))
+        old_entries = (set(self.catalogue.all_entry_ids()) if everything
+                       else set(self.catalogue.entries_of(record_ids).values()))
         assignments, touched, edge_rows = [], set(old_entries), []
         for index, members in enumerate(clusters):
             if not members:
@@ -425,120 +316,57 @@ class Clusters:
             entry_id = entry_id_for(min(members))
             touched.add(entry_id)
             assignments.extend((entry_id, member) for member in members)
-            edge_rows.extend((entry_id, a, b, score, json.dumps(reasons, ensure_ascii=False), kind)
-                             for a, b, score, reasons, kind in edges.get(index, []))
+            edge_rows.extend((entry_id, *edge) for edge in edges.get(index, []))
+        reports = [(a, b, verdict.score, self._reasons(verdict), verdict.differing) for a, b, verdict in doubtful]
         with self.catalogue.transaction() as db:
-            if everything:
-                db.execute("DELETE FROM edges")
-            for _, ids in _chunks([] if everything else sorted(old_entries)):
-                db.execute(f"DELETE FROM edges WHERE entry_id IN ({','.join('?' * len(ids))})", ids)
-            db.executemany("UPDATE records SET entry_id = ? WHERE id = ? AND entry_id != ?",
-                           ((entry_id, member, entry_id) for entry_id, member in assignments))
-            db.executemany("INSERT INTO entries (id, dirty) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET dirty = ?",
-                           ((entry_id, stamp, stamp) for entry_id in sorted(touched)))
-            db.executemany("INSERT INTO edges (entry_id, a, b, score, reasons, kind) VALUES (?,?,?,?,?,?)", edge_rows)
-            # open reports among these records are recomputed: a pair that no longer looks doubtful
-            # (an ISBN blocked, a record corrected at the source) stops being reported
-            inside = set(record_ids)
-            stale = [(i, a, b) for i, a, b in db.execute("SELECT id, a, b FROM reports WHERE status = 'open'")
-                     if a in inside and b in inside]
-            db.executemany("UPDATE reports SET status = 'gone' WHERE id = ?", [(i,) for i, _, _ in stale])
-            db.executemany(
-                "INSERT INTO reports (a, b, score, reasons, differing) VALUES (?,?,?,?,?)"
-                " ON CONFLICT(a, b) DO UPDATE SET score=excluded.score, reasons=excluded.reasons,"
-                " differing=excluded.differing, status=CASE WHEN status = 'gone' THEN 'open' ELSE status END,"
-                " updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                ((*_pair(a, b), verdict.score, json.dumps(self._reasons(verdict), ensure_ascii=False),
-                  json.dumps(verdict.differing)) for a, b, verdict in doubtful))
+            self.catalogue.assign_entries(db, assignments, touched)
+            self.cataloguers.save_clustering(db, None if everything else old_entries, edge_rows, record_ids, reports)
 
-    # -- cataloguer actions --------------------------------------------------------------------
+    # -- the cataloguers' decisions: kept by Decisions, obeyed here ---------------------------------
     def decide(self, action: str, who: str, comment: str | None = None, a: str | None = None,
                b: str | None = None, isbn: str | None = None, prefix: str | None = None) -> int:
         """Record a decision and re-cluster what it touches; returns the decision id."""
-        others = None
-        if action == "split":
-            entry = self.db.execute("SELECT entry_id FROM records WHERE id = ?", (a,)).fetchone()
-            others = json.dumps([r[0] for r in self.db.execute(
-                "SELECT id FROM records WHERE entry_id = ? AND id != ?", (entry[0], a))])
-        with self.catalogue.transaction() as db:
-            decision_id = db.execute(
-                "INSERT INTO decisions (action, a, b, others, isbn, prefix, comment, who) VALUES (?,?,?,?,?,?,?,?)",
-                (action, a, b, others, isbn, prefix, comment, who)).lastrowid
-            if action in ("merge", "reject") and a and b:
-                db.execute("UPDATE reports SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-                           " WHERE a = ? AND b = ?", ("merged" if action == "merge" else "rejected", *_pair(a, b)))
-        self._requeue_for(action, a, b, others, isbn)
+        decision_id = self.cataloguers.decide(action, who, comment, a=a, b=b, isbn=isbn, prefix=prefix)
+        self._requeue_for(self.cataloguers.decision(decision_id))
         self.run()
         return decision_id
 
     def undo(self, decision_id: int, who: str) -> dict | None:
-        row = self.db.execute("SELECT action, a, b, others, isbn, undone_at FROM decisions WHERE id = ?",
-                              (decision_id,)).fetchone()
-        if row is None:
-            return None
-        action, a, b, others, isbn, undone_at = row
-        if undone_at is None:
-            with self.catalogue.transaction() as db:
-                db.execute("UPDATE decisions SET undone_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), undone_by = ?"
-                           " WHERE id = ?", (who, decision_id))
-                if action in ("merge", "reject") and a and b:
-                    db.execute("UPDATE reports SET status = 'open' WHERE a = ? AND b = ?", _pair(a, b))
-            self._requeue_for(action, a, b, others, isbn)
+        undone = self.cataloguers.undo(decision_id, who)
+        if undone:
+            self._requeue_for(undone)
             self.run()
-        return self.decision(decision_id)
+        return self.cataloguers.decision(decision_id)
 
-    def _requeue_for(self, action, a, b, others, isbn) -> None:
-        ids = {x for x in (a, b) if x} | set(json.loads(others) if others else [])
-        if isbn:
-            ids |= {r[0] for r in self.db.execute("SELECT record_id FROM match_keys WHERE key = ?",
-                                                  (f"isbn:{isbn}",))}
-            ids |= {r[0] for r in self.db.execute("SELECT id FROM records WHERE data LIKE ?", (f'%"{isbn}"%',))}
-        with self.catalogue.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO dedup_queue (record_id) VALUES (?)", [(i,) for i in ids])
+    def _requeue_for(self, decision: dict) -> None:
+        """The records a decision is about, and for a blocked ISBN every record holding it."""
+        ids = {x for x in (decision["a"], decision["b"]) if x} | set(decision["others"] or [])
+        if isbn := decision["isbn"]:
+            ids |= {r[0] for r in self.db.execute("SELECT record_id FROM match_keys WHERE key = ?", (f"isbn:{isbn}",))}
+            ids |= self.catalogue.record_ids_mentioning(isbn)
+        self.catalogue.queue_for_dedup(ids)
 
-    # -- reading -------------------------------------------------------------------------------
+    def constraints(self) -> Constraints:
+        return self.cataloguers.constraints()
+
+    def labels(self) -> list:
+        return self.cataloguers.labels()
+
     def decision(self, decision_id: int) -> dict | None:
-        cols = ("id", "action", "a", "b", "others", "isbn", "prefix", "comment", "who", "at", "undone_at", "undone_by")
-        row = self.db.execute(f"SELECT {', '.join(cols)} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
-        if row is None:
-            return None
-        found = dict(zip(cols, row))
-        found["others"] = json.loads(found["others"]) if found["others"] else None
-        return found
+        return self.cataloguers.decision(decision_id)
 
     def decisions(self, limit: int = 100) -> list[dict]:
-        ids = [r[0] for r in self.db.execute("SELECT id FROM decisions ORDER BY id DESC LIMIT ?", (limit,))]
-        return [self.decision(i) for i in ids]
+        return self.cataloguers.decisions(limit)
 
     def why(self, entry_id: str) -> list[dict]:
-        rows = self.db.execute("SELECT a, b, score, reasons, kind FROM edges WHERE entry_id = ? ORDER BY a, b",
-                               (entry_id,))
-        return [{"a": a, "b": b, "score": score, **_reasons_of(reasons), "by": kind}
-                for a, b, score, reasons, kind in rows]
+        return self.cataloguers.why(entry_id)
 
     def report(self, report_id: int) -> dict | None:
-        cols = ("id", "a", "b", "score", "reasons", "differing", "status", "created_at", "updated_at")
-        row = self.db.execute(f"SELECT {', '.join(cols)} FROM reports WHERE id = ?", (report_id,)).fetchone()
-        if row is None:
-            return None
-        found = dict(zip(cols, row))
-        found.update(_reasons_of(found["reasons"]))
-        found["differing"] = json.loads(found["differing"])
-        return found
+        return self.cataloguers.report(report_id)
 
     def reports(self, library: str | None = None, status: str = "open", limit: int = 50,
                 offset: int = 0) -> list[dict]:
-        """Doubtful pairs, the likeliest duplicates first (highest score)."""
-        sql = ("SELECT r.id FROM reports r JOIN records ra ON ra.id = r.a JOIN records rb ON rb.id = r.b"
-               " WHERE r.status = ? AND ra.entry_id != rb.entry_id")
-        params: list = [status]
-        if status != "open":
-            sql = "SELECT r.id FROM reports r WHERE r.status = ?"
-        if library:
-            sql += " AND (r.a LIKE ? OR r.b LIKE ?)"
-            params += [f"{library}:%", f"{library}:%"]
-        sql += " ORDER BY r.score DESC, r.id LIMIT ? OFFSET ?"
-        return [self.report(r[0]) for r in self.db.execute(sql, [*params, limit, offset])]
+        return self.cataloguers.reports(library, status, limit, offset)
 
 
 _PREPARED_FIELDS = tuple(f.name for f in fields(Prepared) if f.name not in ("record", "author_names"))
@@ -661,10 +489,10 @@ def _keys_of_rows(job) -> dict[str, set[str]]:
     path, first, last, blocked = job
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute(f"SELECT id, {MATCH_EXTRACT} FROM records WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
+        records = matching_records_in_rows(db, first, last)
     finally:
         db.close()
-    return {record_id: blocking_keys(matching_record(values), blocked) for record_id, values in rows}
+    return {record_id: blocking_keys(record, blocked) for record_id, record in records.items()}
 
 
 class _KeyIndex:

@@ -21,19 +21,16 @@ class CatalogueCollector:
         yield records
         quarantined = GaugeMetricFamily("unioncat_quarantined", "Items kept in quarantine, per library",
                                         labels=["library", "stage"])
-        for library, stage, count in services.raw.db.execute(
-                "SELECT source, 'harvest', count(*) FROM quarantine GROUP BY source"):
-            quarantined.add_metric([library, stage], count)
-        for library, count in services.catalogue.db.execute("SELECT source, count(*) FROM rejected GROUP BY source"):
+        for library, count in services.raw.quarantine_counts().items():
+            quarantined.add_metric([library, "harvest"], count)
+        for library, count in services.catalogue.rejected_counts().items():
             quarantined.add_metric([library, "normalize"], count)
         yield quarantined
         runs = CounterMetricFamily("unioncat_harvests", "Harvest runs by outcome", labels=["library", "outcome"])
         seconds = CounterMetricFamily("unioncat_harvest_seconds", "Time spent harvesting", labels=["library"])
-        for library, outcome, count, total in services.raw.db.execute(
-                "SELECT source, outcome, count(*), sum((julianday(ended_at) - julianday(started_at)) * 86400)"
-                " FROM harvest_runs WHERE ended_at IS NOT NULL GROUP BY source, outcome"):
+        for library, outcome, count, total in services.raw.run_totals():
             runs.add_metric([library, outcome], count)
-            seconds.add_metric([library], total or 0.0)
+            seconds.add_metric([library], total)
         yield runs
         yield seconds
         last = GaugeMetricFamily("unioncat_last_success_timestamp", "When the last good harvest ended (Unix time)",

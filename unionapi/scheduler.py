@@ -9,7 +9,6 @@ holds up the others (at most ``max_parallel_harvests`` run at once).
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError, load_config, schedule_trigger
 from storage.locks import Busy
@@ -157,14 +157,19 @@ def reload(services, scheduler: BackgroundScheduler | None, config_dir=None, sou
 
 
 def next_runs(data_dir) -> dict[str, str]:
-    """Next scheduled harvest per library, read from the job store (works from the API's process too)."""
+    """Next scheduled harvest per library, read from the job store (works from the API's process too).
+
+    The store is opened read-only and never started: only the scheduler's process may change it.
+    """
     path = scheduler_db(data_dir)
     if not path.exists():
         return {}
+    store = SQLAlchemyJobStore(url=f"sqlite:///file:{path}?mode=ro&uri=true")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            rows = db.execute("SELECT id, next_run_time FROM apscheduler_jobs WHERE id LIKE 'harvest:%'").fetchall()
-    except sqlite3.Error:
+        jobs = store.get_all_jobs()
+    except SQLAlchemyError:
         return {}
-    return {job_id.split(":", 1)[1]: datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for job_id, stamp in rows if stamp}
+    finally:
+        store.shutdown()
+    return {job.id.split(":", 1)[1]: job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for job in jobs if job.id.startswith("harvest:") and job.next_run_time}

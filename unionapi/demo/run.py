@@ -1,33 +1,46 @@
-"""``unioncat demo``: generate the demo network, serve it over OAI-PMH, harvest, index, serve the API."""
+"""``unioncat demo``: generate the demo network, serve it the way real libraries would (OAI-PMH, Z39.50, a
+folder of exports), harvest, index, serve the API and the pages.
+
+Every server takes a free port, so two demos on one machine never collide; the network with the
+addresses taken is written to ``sources.yaml`` in the demo's data directory, which is what
+``unioncat --demo COMMAND`` (status, duplicates, harvest...) works on.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
+import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from config import PACKAGE_DIR, Config, load_settings, load_sources
+import yaml
+
+from config import PACKAGE_DIR, Config, ConfigError, Settings, load_settings, load_sources
 
 log = logging.getLogger("unioncat.demo")
+NETWORK = "demo-sources.yaml"  # in the configuration folder: the libraries, with placeholder addresses
+SOURCES = "sources.yaml"  # in the demo's data directory: the same libraries at the addresses they took
+
+
+def demo_settings(config_dir: Path | None = None) -> Settings:
+    """The normal settings, the data in a ``demo`` folder of the data directory, the providers on 127.0.0.1."""
+    settings = load_settings(Path(config_dir or PACKAGE_DIR) / "settings.yaml")
+    if not os.environ.get("UNIONCAT_DATA_DIR"):
+        settings = replace(settings, data_dir=settings.data_dir / "demo")
+    return replace(settings, harvest_allow_private_addresses=True)
 
 
 def demo_config(config_dir: Path | None = None) -> Config:
-    """The demo's sources with the normal settings, its data in a ``demo`` folder of the data directory."""
-    config_dir = Path(config_dir) if config_dir else PACKAGE_DIR
-    settings = load_settings(config_dir / "settings.yaml")
-    if not os.environ.get("UNIONCAT_DATA_DIR"):
-        settings = replace(settings, data_dir=settings.data_dir / "demo")
-    settings = replace(settings, harvest_allow_private_addresses=True)  # the demo's providers are on 127.0.0.1
-    sources_file = config_dir / "demo-sources.yaml"
-    libraries = load_sources(sources_file)
-    for library in libraries.values():
-        if library.protocol == "file":  # drops go where this run's data lives
-            folder = str(Path(settings.data_dir) / "drops" / library.id)
-            libraries[library.id] = replace(library, options={**library.options, "path": folder})
-    return Config(settings=settings, libraries=libraries, sources_file=sources_file)
+    """The demo as its last run left it: what ``unioncat --demo COMMAND`` works on."""
+    settings = demo_settings(config_dir)
+    sources_file = Path(settings.data_dir) / SOURCES
+    if not sources_file.exists():
+        raise ConfigError(f"{sources_file} not found: `unioncat --demo` works on what `unioncat demo` (or ./demo) "
+                          "harvested into this data directory; run it first")
+    return Config(settings=settings, libraries=load_sources(sources_file), sources_file=sources_file)
 
 
 def write_provider_data(folder: Path, records: int) -> dict[str, Path]:
@@ -52,49 +65,66 @@ class _Nothing:
 
 
 def start_source(library, data_file: Path, data_dir: Path):
-    """Serve one demo library the way it really would be: OAI-PMH, Zebra, or an export in a folder."""
+    """Serve one demo library the way it really would be: OAI-PMH, Zebra, or an export in a folder.
+    Returns what to stop and the fields of its sources.yaml entry that say where it is."""
     from unionapi.demo.network import as_iso2709, load_records
     if library.protocol == "oai":
         from unionapi.demo.provider import start_provider
         formats = "marc21,oai_dc" if library.metadata_prefix == "marc21" else "oai_dc"
-        provider = start_provider(data_file, port=urlsplit(library.endpoint).port, name=library.name,
-                                  formats=formats)
+        provider = start_provider(data_file, port=0, name=library.name, formats=formats)
         log.info("%s: OAI-PMH provider for %s at %s", library.id, library.name, provider.url)
-        return provider
+        return provider, {"endpoint": provider.url}
     records = as_iso2709(load_records(data_file))
     if library.protocol == "z3950":
         from unionapi.demo.zebra import ZebraServer
-        server = ZebraServer.start(data_dir / "zebra" / library.id, records, port=library.options["port"])
+        server = ZebraServer.start(data_dir / "zebra" / library.id, records)
         log.info("%s: Zebra (Z39.50) for %s at %s:%s, database %s", library.id, library.name,
                  server.host, server.port, library.options["database"])
-        return server
-    folder = Path(library.options["path"])
+        return server, {"host": server.host, "port": server.port}
+    folder = data_dir / "drops" / library.id
     folder.mkdir(parents=True, exist_ok=True)
     export = folder / "export-2026-11-22.mrc"
     if not export.exists():
         export.write_bytes(b"".join(records))
         os.utime(export, (export.stat().st_mtime - 3600,) * 2)  # an export finished an hour ago
     log.info("%s: %d records exported by %s into %s", library.id, len(records), library.name, folder)
-    return _Nothing()
+    return _Nothing(), {"path": str(folder)}
+
+
+def start_sources(network_file: Path, data_files: dict[str, Path], data_dir: Path, stack: ExitStack) -> Path:
+    """Start every library of the network (each stopped with ``stack``) and write where they are
+    to DATA/sources.yaml; returns that file."""
+    entries = yaml.safe_load(network_file.read_text(encoding="utf-8"))["libraries"]
+    libraries = load_sources(network_file)
+    for entry in entries:
+        source, address = start_source(libraries[entry["id"]], data_files[entry["id"]], data_dir)
+        stack.callback(source.stop)
+        entry.update(address)
+    sources_file = data_dir / SOURCES
+    sources_file.write_text(f"# The demo network of {network_file} at the addresses its servers took this time,\n"
+                            "# written by `unioncat demo`; `unioncat --demo COMMAND` reads it.\n"
+                            + yaml.safe_dump({"libraries": entries}, allow_unicode=True, sort_keys=False),
+                            encoding="utf-8")
+    return sources_file
 
 
 def run_demo(args) -> int:
-    from unionapi.cli import interrupt, serve_forever
+    from unionapi.app import serve
+    from unionapi.demo.zebra import ZebraError
     from unionapi.pipeline import harvest_and_update
     from unionapi.services import Services
 
-    signal.signal(signal.SIGTERM, interrupt)  # `kill` must stop the demo's servers too
-    config = demo_config(Path(args.config) if args.config else None)
-    data_dir = Path(config.settings.data_dir)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` must stop the demo's servers too
+    config_dir = Path(args.config) if args.config else PACKAGE_DIR
+    data_dir = Path(demo_settings(config_dir).data_dir)
     data_files = write_provider_data(data_dir / "providers", args.records)
     with ExitStack() as stack:
-        for library in config.libraries.values():
-            try:
-                stack.callback(start_source(library, data_files[library.id], data_dir).stop)
-            except OSError as exc:
-                log.error("cannot start the demo source %s: %s. Is another demo running? Stop it, or change "
-                          "the ports in %s", library.id, exc, config.sources_file)
-                return 1
+        try:
+            start_sources(config_dir / NETWORK, data_files, data_dir, stack)
+        except (OSError, ZebraError) as exc:
+            log.error("cannot start the demo's libraries: %s", exc)
+            return 1
+        config = demo_config(config_dir)
         services = Services.open(config)
         stack.callback(services.close)
         failed = harvest_and_update(services, list(config.libraries.values()))
@@ -108,6 +138,16 @@ def run_demo(args) -> int:
         base = f"http://127.0.0.1:{args.port}"
         print(f"\nunioncat demo is running: {base}/  (search: {base}/search?q=truyen+kieu)\n"
               f"  JSON API: {base}/api/search?q=truyen+kieu   description: {base}/api/openapi.json\n"
+              f"  the command line on this demo, e.g.: {cli_command(args, 'status')}\n"
+              f"                                      {cli_command(args, 'duplicates')}\n"
               f"Press Ctrl-C to stop.\n", flush=True)
-        serve_forever(services, "127.0.0.1", args.port)
+        serve(services, "127.0.0.1", args.port)
     return 0
+
+
+def cli_command(args, command: str) -> str:
+    """The exact command that works on this demo (same program, configuration and data directory)."""
+    program = sys.argv[0] if Path(sys.argv[0]).name == "unioncat" else "unioncat"
+    options = ["--demo"] + (["--config", args.config] if args.config else []) + (
+        ["--data-dir", args.data_dir] if args.data_dir else [])
+    return shlex.join([program, *options, command])

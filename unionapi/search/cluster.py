@@ -25,15 +25,14 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import random
 import threading
-import time
 import unicodedata
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from unionapi.search import YEAR_BUCKETS, SearchRequest, SearchResult, SearchUnavailable, summary
+from harvester.retry import retry
+from unionapi.search.documents import YEAR_BUCKETS, SearchRequest, SearchResult, SearchUnavailable, summary
 
 log = logging.getLogger("unioncat.search")
 
@@ -499,48 +498,46 @@ class ClusterEngine:
         if failures:
             raise failures[0]
 
-    def _sleep(self, attempt: int) -> None:
-        delay = min(30.0, self.backoff_s * (2 ** attempt))
-        time.sleep(delay * (0.5 + random.random() / 2))
-
     def _send(self, index: str, chunk: list[tuple[dict, bytes]], params: dict | None) -> None:
+        """One bulk request; 429 and 5xx answers (of the whole request, or of single documents: only those
+        are sent again) are retried with backoff, other refusals raise SearchIndexError at once."""
         pending = chunk
-        last_reason = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                self._sleep(attempt - 1)
+
+        def attempt() -> None:
+            nonlocal pending
             body = b"".join(data for _, data in pending)
             try:
                 answer = self.transport.request("POST", f"/{index}/_bulk", body=body, params=params, ndjson=True,
                                                 timeout=max(60.0, self.timeout_s))
-            except _Unreachable as exc:
-                last_reason = str(exc)
-                continue
             except _HTTPError as exc:
                 if exc.status == 429 or exc.status >= 500:
-                    last_reason = str(exc)
-                    continue
+                    raise
                 raise SearchIndexError(f"{self.product} at {self.url} refused a bulk request: {exc}") from None
             if not answer.get("errors"):
                 return
-            retry, refused = [], []
+            busy, refused, last = [], [], None
             for (action, data), item in zip(pending, answer["items"]):
                 op, result = next(iter(item.items()))
                 status = result.get("status", 0)
                 if status < 300 or (op == "delete" and status == 404):
                     continue
                 if status == 429 or status >= 500:
-                    retry.append((action, data))
-                    last_reason = f"HTTP {status}: {_reason(result)}"
+                    busy.append((action, data))
+                    last = _HTTPError(status, result)
                 else:
                     refused.append(f"{result.get('_id')}: {_reason(result)}")
             if refused:
                 raise SearchIndexError(f"{self.product} at {self.url} refused {len(refused)} documents, e.g. "
                                        + "; ".join(refused[:3]))
-            if not retry:
-                return
-            pending = retry
-        raise self._unavailable(f"still failing after {self.max_retries} retries ({last_reason})")
+            if busy:
+                pending = busy
+                raise last
+
+        try:
+            retry(attempt, attempts=self.max_retries + 1, backoff_s=self.backoff_s, max_wait_s=30.0, jitter=0.5,
+                  retryable=lambda exc: isinstance(exc, (_Unreachable, _HTTPError)), log=log)
+        except (_Unreachable, _HTTPError) as exc:
+            raise self._unavailable(f"still failing after {self.max_retries} retries ({exc})") from None
 
     # -- reading -------------------------------------------------------------------------------
     def count(self) -> int:

@@ -14,7 +14,7 @@ from typing import Iterable
 import tantivy
 
 from normalizer.text import exact, fold
-from unionapi.search import YEAR_BUCKETS, SearchRequest, SearchResult, summary
+from unionapi.search.documents import YEAR_BUCKETS, SearchRequest, SearchResult, summary
 
 _FACETS = {"library": "library", "lang": "lang", "type": "type", "subject": "subject"}
 _BOOSTS = {"title": 4.0, "title_exact": 3.0, "authors": 2.0, "authors_exact": 1.5, "all_exact": 1.0}

@@ -1,0 +1,161 @@
+"""The shapes every search engine shares: the entry document, the request and the result.
+
+Apart from the package so that the engines can import them without importing the package that
+chooses among the engines (no import cycle).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from normalizer.names import corporate_key, is_vietnamese_name, person_key
+from normalizer.records import AVAILABLE, CanonicalRecord
+from normalizer.text import exact, fold
+
+MAX_QUERY_TERMS = 32
+MAX_RESULT_WINDOW = 10_000  # page * size may not go deeper than this
+YEAR_BUCKETS = [(None, 1975), (1975, 1990), (1990, 2000), (2000, 2010), (2010, 2020), (2020, None)]
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """Split text into the terms the index holds (alphanumeric runs, as tantivy's tokenizer does)."""
+    return _WORD.findall(text)
+
+
+class SearchUnavailable(RuntimeError):
+    """The search cluster does not answer (or keeps refusing work): nothing is lost, index again later."""
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    library: list[str] = field(default_factory=list)
+    lang: list[str] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    available: bool = False  # only entries with a copy on the shelf somewhere
+    page: int = 1
+    size: int = 20
+
+    def folded_terms(self) -> list[str]:
+        return words(fold(self.q))[:MAX_QUERY_TERMS]
+
+    def exact_terms(self) -> list[str]:
+        return words(exact(self.q))[:MAX_QUERY_TERMS]
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[dict]  # entry summaries, best first
+    facets: dict[str, list[dict]]  # name -> [{"value": ..., "count": n}]
+
+
+def well_cased(text: str) -> bool:
+    """Not a title typed in capitals ("TRUYỆN KIỀU", as some school catalogues do) nor all in lower case."""
+    cased = [c for c in text if c.isupper() or c.islower()]
+    return len(cased) < 4 or (any(c.islower() for c in cased) and any(c.isupper() for c in cased))
+
+
+def _quality(record: CanonicalRecord) -> tuple:
+    """How well a record can speak for its entry, best first when sorted: a title in proper case, then
+    MARC over Dublin Core, then the fuller description; the record id settles ties (deterministic)."""
+    filled = sum(bool(v) for v in (record.title, record.authors, record.isbns, record.publisher, record.year,
+                                   record.subjects, record.extent, record.edition, record.place,
+                                   record.responsibility, record.series))
+    return (not well_cased(record.title), record.format == "oai_dc", -filled, record.record_id)
+
+
+def by_quality(members: list[CanonicalRecord]) -> list[CanonicalRecord]:
+    """The members of an entry, the one that shows it first (see _quality)."""
+    return sorted(members, key=_quality)
+
+
+def representative(members: list[CanonicalRecord]) -> CanonicalRecord:
+    """The member whose description speaks for the entry: its title, publisher, edition ... are shown."""
+    return min(members, key=_quality)
+
+
+def _name_key(author) -> str:
+    return (person_key(author.name) if author.kind == "person" else corporate_key(author.name)) or exact(author.name)
+
+
+def display_authors(ordered: list[CanonicalRecord]) -> list[str]:
+    """Each author once: names sharing a key ("Nguyễn Du", "Nguyễn, Du", "NGUYỄN DU") are one, shown
+    as the best record writes it, unless another writes it in proper case, or a Vietnamese name in
+    its own order (not inverted with a comma)."""
+    forms: dict[str, list[tuple]] = {}
+    for rank, member in enumerate(ordered):
+        for author in member.authors:
+            name = author.name
+            if not name:
+                continue
+            inverted = "," in name and is_vietnamese_name(name)
+            forms.setdefault(_name_key(author), []).append((not well_cased(name), inverted, rank, name))
+    return [min(candidates)[3] for candidates in forms.values()]
+
+
+def _unique(values):
+    seen, out = set(), []
+    for value in values:
+        if value and value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def _unique_by(key, values) -> list:
+    seen, out = set(), []
+    for value in values:
+        k = key(value) if value else None
+        if k and k not in seen:
+            seen.add(k)
+            out.append(value)
+    return out
+
+
+def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
+    """What every engine indexes for one union entry: summary fields plus searchable text."""
+    ordered = by_quality(members)
+    best = ordered[0]
+    authors = display_authors(ordered)
+    subjects = _unique(s for m in ordered for s in m.subjects)
+    libraries = sorted({h.library for m in members for h in m.holdings} | {m.library for m in members})
+    available = sorted({h.library for m in members for h in m.holdings if h.status == AVAILABLE})
+    year = best.year if best.year is not None else next((m.year for m in ordered if m.year is not None), None)
+    titles = _unique_by(lambda t: " ".join(words(exact(t))), (m.title for m in ordered))  # "TRUYỆN KIỀU" once
+    # one row per distinct (library, branch, call number, status): cluster engines index them as nested
+    # objects, so "available at branch X" matches a copy that is both at X and available
+    holdings = [dict(zip(("library", "branch", "call_number", "status"), row)) for row in _unique(
+        (h.library, h.branch or h.branch_code, h.call_number, h.status) for m in ordered for h in m.holdings)]
+    other_text = _unique([best.responsibility or "", *(m.publisher or "" for m in ordered),
+                          *(s for m in ordered for s in m.series), *(m.edition or "" for m in ordered),
+                          *(m.call_number or "" for m in ordered), *(i for m in ordered for i in m.isbns)])
+    return {
+        "id": entry_id,
+        "title": best.title,
+        "title_sort": fold(best.title_sort or best.title),
+        "titles": titles,
+        "authors": authors,
+        "subjects": subjects,
+        "publisher": best.publisher or next((m.publisher for m in ordered if m.publisher), None),
+        "year": year,
+        "languages": _unique(lang for m in ordered for lang in m.languages),
+        "material_type": best.material_type,
+        "isbns": _unique(i for m in ordered for i in m.isbns),
+        "libraries": libraries,
+        "available_libraries": available,
+        "holdings": holdings,
+        "member_count": len(members),
+        "other_text": other_text,
+    }
+
+
+def summary(document: dict) -> dict:
+    """The part of an entry document a result list shows."""
+    keys = ("id", "title", "authors", "year", "publisher", "material_type", "languages", "isbns", "libraries",
+            "available_libraries", "member_count")
+    return {key: document[key] for key in keys}
