@@ -61,6 +61,21 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
+_READERS: tuple | None = None  # (RejectedRecord, canonical_from_dc, iter_marcxml, iter_iso2709, canonical_from_any)
+
+
+def _readers() -> tuple:
+    """The readers ``normalize`` needs, imported on its first call (pymarc and lxml come with them)."""
+    global _READERS
+    if _READERS is None:
+        from .dc import canonical_from_dc
+        from .marc import iter_iso2709, iter_marcxml
+        from .records import RejectedRecord
+        from .unimarc import canonical_from_any
+        _READERS = (RejectedRecord, canonical_from_dc, iter_marcxml, iter_iso2709, canonical_from_any)
+    return _READERS
+
+
 def normalize(body: bytes, fmt: str, ctx: SourceContext) -> CanonicalRecord:
     """One harvested record -> CanonicalRecord; raises RejectedRecord with a readable reason.
 
@@ -68,27 +83,23 @@ def normalize(body: bytes, fmt: str, ctx: SourceContext) -> CanonicalRecord:
     (one record) or "oai_dc" (one <oai_dc:dc>). When a payload holds several records the first is
     used and a note says so.
     """
-    from .records import RejectedRecord  # (light; the readers below are loaded by the first call that needs them)
+    rejected, canonical_from_dc, iter_marcxml, iter_iso2709, canonical_from_any = _READERS or _readers()
     if fmt == "oai_dc":
-        from .dc import canonical_from_dc
         return canonical_from_dc(body, ctx)
     if fmt == "marcxml":
-        from .marc import iter_marcxml
         records = iter_marcxml(body)
         empty = "no MARCXML <record> element found"
     elif fmt == "iso2709":
-        from .marc import iter_iso2709
         records = iter_iso2709(body)
         empty = "no ISO2709 record found (empty input)"
     else:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     first = next(records, None)
     if first is None:
-        raise RejectedRecord(empty)
-    if isinstance(first, RejectedRecord):
+        raise rejected(empty)
+    if isinstance(first, rejected):
         raise first
     extra = sum(1 for _ in records)
-    from .unimarc import canonical_from_any
     rec = canonical_from_any(first, ctx, fmt)  # MARC21 or UNIMARC: ctx.marc_flavour
     if extra:
         rec.notes.append(f"the payload held {extra + 1} records; only the first was used")

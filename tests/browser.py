@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO, write_config
@@ -54,12 +55,20 @@ def build_demo(folder: Path, total_records: int = 1000, libraries=("tv-tinh", "t
     return config_dir, providers
 
 
-def have_chromium() -> bool:
-    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
+MISSING_CHROMIUM = ("Debian's chromium and chromium-driver are not installed ({}): run scripts/install-peers "
+                    "(a page test without its browser is a failure, never a skip)")
+
+
+def require_chromium() -> None:
+    """Fails the calling test with what to run when Chromium or ChromeDriver is missing."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if missing:
+        pytest.fail(MISSING_CHROMIUM.format(", ".join(missing)), pytrace=False)
 
 
 def start_chromium(width: int = 1280, height: int = 900):
     """A fresh headless Chromium with an empty profile (removed again by ``stop_chromium``)."""
+    require_chromium()
     os.environ.setdefault("SE_OFFLINE", "true")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -12,8 +12,8 @@ Only the modules under test are instrumented (``UNDER_TEST``: the project's pure
 libraries they call (pymarc, lxml, tantivy: still run, so a crash in them is still a crash) nor what an
 import drags in: instrumenting everything (Flask, SQLAlchemy, requests...) cost a minute per target. The script
 checks that each module under test really was instrumented (a module imported before the hook is not)
-and says which ones on its first line. ``canary`` is the self-test: a bug planted behind the API's real
-parameter parser that only coverage feedback from inside the parser finds in a few seconds.
+and says which ones on its first line. ``canary`` is the self-test of the harness: a bug planted behind
+the API's real parameter parser, which the fuzzer must find, report and keep the input of.
 tests/test_fuzz.py runs every target for a bounded time in the suite.
 """
 from __future__ import annotations
@@ -50,6 +50,17 @@ SEED_GLOBS = {"iso2709": [f"{o}/**/*.{ext}" for o in MARC_ORIGINS for ext in ("m
               "marcxml": [f"{o}/**/*.xml" for o in MARC_ORIGINS],
               "oai_dc": [f"{o}/**/*.xml" for o in OAI_ORIGINS], "oai_page": [f"{o}/**/*.xml" for o in OAI_ORIGINS],
               "query": [], "canary": []}
+
+
+def workdir() -> Path:
+    """This run's scratch folder (the query target's index, the dictionaries), in the system's temp folder."""
+    global _WORKDIR
+    if _WORKDIR is None:
+        _WORKDIR = Path(tempfile.mkdtemp(prefix="unioncat-fuzz-"))
+    return _WORKDIR
+
+
+_WORKDIR: Path | None = None
 
 
 def instrumented(name: str) -> bool:
@@ -114,7 +125,7 @@ def query():
     from unionapi.params import parse_search
     from unionapi.search import entry_document
     from unionapi.search.embedded import EmbeddedEngine
-    engine = EmbeddedEngine(Path(tempfile.mkdtemp(prefix="unioncat-fuzz-")) / "index")
+    engine = EmbeddedEngine(workdir() / "index")
     engine.write([entry_document("e1", [CanonicalRecord(record_id="fuzz:1", library="fuzz", format="marcxml",
                                                          title="Truyện Kiều", title_sort="Truyện Kiều")])], [])
 
@@ -131,21 +142,23 @@ def query():
 
 
 def canary():
-    """The query target with a planted bug: a query whose first folded word is CANARY crashes. No seed
-    holds it; libFuzzer gets there only from what the instrumented code tells it (the parameter parser
-    accepting ``q=``, the words the search module folds, the comparison with CANARY), as it reaches a real bug."""
+    """The query target with a planted bug: a query whose first folded word is CANARY crashes. No seed or
+    dictionary entry holds the word: libFuzzer learns it from the comparison that guards the bug, which
+    atheris reports to it, puts it after the dictionary's ``q=``, and must then stop with the crash, its
+    traceback and the input kept, as it does for a real bug."""
     from werkzeug.datastructures import MultiDict
 
     from unionapi.params import parse_search
 
-    @atheris.instrument_func
+    @atheris.instrument_func  # (the harness itself: its comparison with CANARY is what tells the fuzzer the word)
     def one_input(data: bytes) -> None:
         try:
             request = parse_search(MultiDict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True)),
                                    100, {"fuzz": None})
         except Exception:  # noqa: BLE001 - real bugs are the query target's business; this one looks for its own
             return
-        if request.folded_terms()[:1] == [CANARY]:
+        terms = request.folded_terms()
+        if terms and terms[0] == CANARY:
             raise RuntimeError(f"planted bug reached: q={request.q!r}")
     return one_input
 
@@ -165,11 +178,15 @@ def dictionary(name: str) -> Path | None:
     """A libFuzzer dictionary for the query targets: the parameter names and values the API knows (a set
     lookup gives the fuzzer no comparison to learn them from, so without it nearly every input stops at
     "unknown parameter")."""
-    if name not in ("query", "canary"):
+    if name == "canary":  # the parameter only: the word it must learn from the comparison that guards the bug
+        tokens = ["q="]
+    elif name == "query":
+        from unionapi.params import MATERIAL_TYPES, SEARCH_PARAMS
+        tokens = [f"{p}=" for p in sorted(SEARCH_PARAMS)] + ["&", ",", "true", "false", "vie", "eng", "fuzz",
+                                                             *MATERIAL_TYPES]
+    else:
         return None
-    from unionapi.params import MATERIAL_TYPES, SEARCH_PARAMS
-    tokens = [f"{p}=" for p in sorted(SEARCH_PARAMS)] + ["&", ",", "true", "false", "vie", "eng", "fuzz", *MATERIAL_TYPES]
-    path = Path(tempfile.mkdtemp(prefix="unioncat-fuzz-dict-")) / f"{name}.dict"
+    path = workdir() / f"{name}.dict"
     path.write_text("".join(f'"{token}"\n' for token in tokens), encoding="utf-8")
     return path
 
@@ -182,8 +199,9 @@ def main() -> None:
     name, options = sys.argv[1], sys.argv[2:]
     if name not in UNDER_TEST:
         raise SystemExit(f"unknown target {name!r}; one of: {', '.join(UNDER_TEST)}")
-    atheris.enabled_hooks.add("RegEx")  # regular expressions and str.startswith/endswith in the instrumented
-    atheris.enabled_hooks.add("str")  # code tell the fuzzer what they are looking for (set before the imports)
+    # str.startswith/endswith in the instrumented code tell the fuzzer what they look for (set before the
+    # imports). Not the "RegEx" hook: its pattern proxy breaks pattern.match(data, pos), used by the readers.
+    atheris.enabled_hooks.add("str")
     modules = load(name)
     print(f"fuzz.py {name}: {len(modules)} modules instrumented: {' '.join(modules)}", file=sys.stderr, flush=True)
     one_input = target(name)

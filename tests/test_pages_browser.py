@@ -10,10 +10,8 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.browser import SCREENSHOTS, TOKEN, build_demo, have_chromium, screenshot, start_chromium, stop_chromium
+from tests.browser import SCREENSHOTS, TOKEN, build_demo, screenshot, start_chromium, stop_chromium
 
-pytestmark = pytest.mark.skipif(not have_chromium(), reason="needs Debian's chromium and chromium-driver "
-                                "(scripts/install-peers installs them)")
 
 
 @pytest.fixture(scope="module")

@@ -262,7 +262,7 @@ def test_rebuild_swaps_the_alias_while_search_keeps_answering(engine):
         for i in range(300):
             if i == 100:
                 started.set()
-                time.sleep(1.5)  # the rebuild is half-way: searches must still answer from the old index
+                time.sleep(0.5)  # the rebuild is half-way: searches (every 50 ms) must still answer from the old index
             yield _doc(f"new{i}", f"Sách mới {i}", [("a", "b", "c", "available")])
 
     writer = threading.Thread(target=cluster.write, args=(slow_documents(), []), kwargs={"replace_all": True})

@@ -54,9 +54,9 @@ def parse_search(args, max_size: int, libraries) -> SearchRequest:
         value = args.get(name)
         if value is None:
             return None
-        if not re.fullmatch(r"-?\d{1,9}", value.strip()):
+        if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):  # ASCII digits: '\x1e0' or '٣' are not numbers here
             raise BadRequest(f"'{name}' must be a whole number; got '{value}'")
-        number = int(value)
+        number = int(value.strip())
         if not low <= number <= high:
             raise BadRequest(f"'{name}' must be between {low} and {high}; got {number}")
         return number
