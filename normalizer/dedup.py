@@ -45,7 +45,8 @@ AUTHOR_EDITS = 0.20  # share of characters that may differ between two name part
 MAX_PAGE_DIFF = 10
 TITLE_WORDS_SHARED, TITLE_WORDS_EXTRA = 4, 2  # one title's words all in the other (_words_close)
 TITLE_WORDS_SHARED_AUTHORS = 3  # ... when every author agrees: Vietnamese titles are often 3 syllables
-BAG_KEY_WORDS, BAG_KEY_AUTHORS = 10, 1  # blocking on a title's words less one: at most 11 keys per record
+BAG_KEY_WORDS, BAG_KEY_AUTHORS = 6, 1  # a title's words less one: at most 7 keys per record; longer titles keep a
+# head (ta:) or a tail (tl:) key through any one word dropped
 COAUTHOR_KEY_NAMES = 4  # blocking on pairs of co-authors: 6 keys at most per record
 TITLE_OVERLAP_SHARED = 3  # a reworded title (every author agreeing): long words in common (_significant_overlap)
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
