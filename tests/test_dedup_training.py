@@ -5,18 +5,16 @@ import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
 from itertools import combinations
 
 import pytest
 
-from normalizer import normalize
 from normalizer.dedup import DIFFERENT, SAME, compare, explain
 from normalizer.match_model import LEVELS, MatchModel, default_model
-from normalizer.records import SourceContext
 from normalizer.training import Label, agreement, estimate
+from bench.dedup_quality import load_demo
 from tests.conftest import REPO, ApiServer, write_config
-from unionapi.demo.network import DEMO_SEED, generate_network, save_records, work_keys
+from unionapi.demo.network import DEMO_SEED, generate_network, save_records
 from unionapi.demo.provider import start_provider
 
 RECORDS = 1500
@@ -28,17 +26,8 @@ RANDOM_PAIRS = 20_000
 @pytest.fixture(scope="module")
 def demo():
     """The demo network's records as the normalizer makes them, and the truth: groups of record ids."""
-    network, keys = generate_network(DEMO_SEED, RECORDS), work_keys(DEMO_SEED, RECORDS)
-    records, by_work = [], defaultdict(list)
-    for lib, provided in network.items():
-        for rec in provided:
-            if rec.deleted:
-                continue
-            fmt, body = ("marcxml", rec.metadata["marc21"]) if "marc21" in rec.metadata else ("oai_dc", rec.metadata["oai_dc"])
-            record = normalize(body.encode(), fmt, SourceContext(library=lib, record_id=f"{lib}:{rec.identifier}"))
-            by_work[keys[lib][rec.identifier]].append(record.record_id)
-            records.append(record)
-    return records, [ids for ids in by_work.values() if len(ids) > 1]
+    records, groups, _ = load_demo(RECORDS)
+    return records, [[records[k].record_id for k in sorted(group)] for group in groups]
 
 
 @pytest.fixture(scope="module")
