@@ -52,12 +52,14 @@ TITLE_OVERLAP_SHARED = 3  # a reworded title (every author agreeing): long words
 TAIL_WORDS, TAIL_LETTERS = 3, 16  # the tl: blocking key: last words of the title
 # Raised whenever blocking_keys() or compare() would decide differently on the same records: a
 # catalogue clustered under another revision is re-clustered once, in full (decisions kept).
-MATCHER_REVISION = 5  # 2: series read; a minimal record's main author agrees; Western names keyed by part
+MATCHER_REVISION = 6  # 2: series read; a minimal record's main author agrees; Western names keyed by part
 # 3: corporate bodies keyed as bodies (UBND = Ủy ban nhân dân) and compared with bodies (issue 17)
 # 4: missing data neutral, year-free t2: key, volumes vetoed, " / responsibility" cut from titles,
 #    reprints without years doubtful, short titles when authors agree (issue 18)
 # 5: tw: and aa: keys (title words less one, co-authors), reworded titles weighed ("overlap"),
 #    generic titles and people only partly agreeing "doubtful" at most (issue 18)
+# 6: given-name variants in Western names, t2: for two-word titles, a reworded title weighed when an
+#    identifier and the page count agree (issue 18)
 
 
 # Every CanonicalRecord field that blocking_keys() and compare() read: a record changed only
@@ -517,7 +519,8 @@ def blocking_keys(record: Recordish, blocked: BlockList = EMPTY) -> set[str]:
                 tokens.update(_name_key_parts(person, alone=True))  # 'Joachim Thomas' ~ 'J. Thomas'
     keys.update(f"ta:{head}|{tok}" for head in heads for tok in tokens)
     # year-free too, and robust to a word dropped, swapped or cut further on (reworded titles)
-    keys.update(f"t2:{' '.join(words[:2])}|{tok}" for tok in (whole or tokens) if len(words) > 2)
+    if len(words) >= 2:  # a two-word title too: "Transactional publish / subscribe" cut at " / "
+        keys.update(f"t2:{' '.join(words[:2])}|{tok}" for tok in (whole or tokens))
     # the title's words in any order, with any one left out, by one of its authors: a word
     # dropped, swapped or replaced anywhere (reworded titles), and still a small block
     bag = sorted(set(words))
@@ -701,6 +704,12 @@ def _significant_overlap(a: Prepared, b: Prepared) -> str | None:
             f"('{a.bare or a.title}' vs '{b.bare or b.title}'), authors agree")
 
 
+def _words_shared(a: Prepared, b: Prepared) -> float:
+    """The share of the shorter title's words that the other title has too."""
+    wa, wb = set(a.title.split()), set(b.title.split())
+    return len(wa & wb) / min(len(wa), len(wb)) if wa and wb else 0.0
+
+
 def _significant_words(title: str) -> frozenset[str]:
     """Words of five letters or more, cut to five: a crude stem ('changes' ~ 'change', 'diagnosing'
     ~ 'diagnosis') that needs no dictionary of the language."""
@@ -754,9 +763,10 @@ def _nums(nums: tuple[str, ...]) -> str:
     return ",".join(nums) or "none"
 
 
-def _token_match(x: str, y: str) -> str | None:
+def _token_match(x: str, y: str, typos: bool = True) -> str | None:
     """'full' when two name parts agree, 'initial' for 'p' ~ 'peter', else None. Typos are
-    forgiven only in words typed without marks: 'Hùng' and 'Hưng' are two names."""
+    forgiven only in words typed without marks (``typos``: and not in a Vietnamese name, where
+    'Thanh' and 'Thinh' are two people, as 'Hùng' and 'Hưng' are)."""
     if x == y:
         return "full"
     if len(x) == 1 or len(y) == 1:
@@ -769,7 +779,7 @@ def _token_match(x: str, y: str) -> str | None:
     if px and py:
         if min(len(x), len(y)) >= 4 and (x.startswith(y) or y.startswith(x)):
             return "initial"  # 'greg' ~ 'gregory': a short form counts like an initial
-        if min(len(x), len(y)) >= 5 and (x[0] == y[0] or x[-1] == y[-1]):
+        if typos and min(len(x), len(y)) >= 5 and (x[0] == y[0] or x[-1] == y[-1]):
             if edit_distance(x, y, int(AUTHOR_EDITS * max(len(x), len(y)))) is not None:
                 return "full"
         return None
@@ -785,19 +795,48 @@ def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if a == b:  # the commonest case, decided without matching part by part
         return any(len(t) > 1 for t in a)
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    western = _western(short) and _western(long_)
     free: list[str | None] = list(long_)
     left, full = [], 0
     for kind in ("full", "initial"):
         todo, left = (short if kind == "full" else left), []
         for tok in todo:
             for k, other in enumerate(free):
-                if other is not None and _token_match(tok, other) == kind:
+                if other is not None and _token_match(tok, other, western) == kind:
                     free[k] = None
                     full += kind == "full" and len(tok) > 1
                     break
             else:
                 left.append(tok)
+    if left and full and western:
+        left = [tok for tok in left if not _take(free, tok, _given_name_variant)]
     return full > 0 and not left
+
+
+def _take(free: list[str | None], tok: str, matches) -> bool:
+    """Match ``tok`` to the first free part that ``matches`` it, and use that part up."""
+    for k, other in enumerate(free):
+        if other is not None and matches(tok, other):
+            free[k] = None
+            return True
+    return False
+
+
+def _western(name: tuple[str, ...]) -> bool:
+    """Typed in Latin letters without marks and without a Vietnamese family name: 'Nguyen Van Thanh'
+    and 'Nguyen Van Thinh' are two people, 'Pillip A. Bernstein' and 'Philip A. Bernstein' one."""
+    return all(tok.isascii() for tok in name) and not any(
+        _names is not None and _names.is_vietnamese_family_name(tok) for tok in name)
+
+
+def _given_name_variant(x: str, y: str) -> bool:
+    """A spelling or transliteration variant of a given name ('Xiolai' ~ 'Xiaolei', 'Cass' ~ 'Case',
+    'Tim' ~ 'Timothy'), accepted only once another part of the name agreed in full (see _same_person)."""
+    if x[0] != y[0] or min(len(x), len(y)) < 3:
+        return False
+    if x.startswith(y) or y.startswith(x):
+        return True
+    return min(len(x), len(y)) >= 4 and edit_distance(x, y, 2 if min(len(x), len(y)) >= 6 else 1) is not None
 
 
 def _same_body(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -992,6 +1031,10 @@ def compare(a: Recordish, b: Recordish, blocked: BlockList = EMPTY, model: Match
         add("title", level, why)
     elif level == "conflict":
         veto("title", "conflict", why)
+    elif (shared or sys_shared) and ra.pages and ra.pages == rb.pages and _words_shared(pa, pb) >= 0.5:
+        # the same identifier on a book of the same length: a subtitle given or left out, a word
+        # dropped or moved is how two cataloguers transcribed one title page
+        add("title", "differ", f"{why}, but an identifier and the page count agree")
     else:
         veto("title", "differ", why, soft)
     if level != "exact":

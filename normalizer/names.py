@@ -52,6 +52,11 @@ def _clean(name: str) -> list[str]:
     return parts
 
 
+def is_vietnamese_family_name(word: str) -> bool:
+    """One word that is a Vietnamese family name, with its marks or typed without them ("Nguyen")."""
+    return word.casefold() in VIETNAMESE_SURNAMES or fold(word) in _FOLDED_SURNAMES
+
+
 def is_vietnamese_name(name: str) -> bool:
     """Family name first: the first word is a Vietnamese family name (compared with marks, or folded
     when the name was typed without them), or the name has letters only Vietnamese uses (``Xuân Diệu``)."""

@@ -494,3 +494,41 @@ def test_a_word_dropped_anywhere_still_shares_a_block():
     c = book("c", "Giấc mơ Tây miền", ["Bùi Trọng Hải"], year=2016)
     assert blocking_keys(a) & blocking_keys(b) and blocking_keys(a) & blocking_keys(c)
     assert not blocking_keys(a) & blocking_keys(book("d", "Giấc miền Tây", ["Lê Văn An"]))
+
+
+def test_given_name_variants_in_western_names_but_not_in_vietnamese_ones():
+    """'Pillip A. Bernstein' is a typo of 'Philip A. Bernstein' (surname agreeing in full), 'Tim' is
+    'Timothy'; typed without marks, 'Nguyen Van Thanh' and 'Nguyen Van Thinh' are still two people."""
+    eng = dict(languages=["eng"], publisher=None, pages=None, year=1996)
+    for x, y in (("Philip A. Bernstein", "Pillip A. Bernstein"), ("Xiaolei Qian", "Xiolai Qian"),
+                 ("Timothy W. Finin", "Tim Finin"), ("Cass Squire", "Case Squire")):
+        v = compare(book("a", "Repository system engineering", [x], **eng),
+                    book("b", "Repository System Engineering", [y], **eng))
+        assert v.decision == SAME, (x, y, v.reasons)
+    for x, y in (("Philip A. Bernstein", "Peter A. Bernstein"), ("Cass Squire", "Kass Squire")):
+        v = compare(book("a", "Repository system engineering", [x], **eng),
+                    book("b", "Repository System Engineering", [y], **eng))
+        assert v.decision == DIFFERENT, (x, y, v.reasons)
+    vie = dict(publisher="Nxb. Giáo dục", pages=None, year=2010)
+    v = compare(book("a", "Giao trinh dia ly dia phuong", ["Nguyen Van Thanh"], **vie),
+                book("b", "Giao trinh dia ly dia phuong", ["Nguyen Van Thinh"], **vie))
+    assert v.decision == DIFFERENT, v.reasons
+
+
+def test_an_identifier_and_the_page_count_outweigh_a_reworded_title():
+    """Two cataloguers transcribing one title page: one gives a subtitle the other leaves out or
+    words it differently, or drops a word; the same ISBN on a book of the same length decides.
+    Without the identifier (or with another page count) the textbook rule still keeps them apart."""
+    isbn = dict(isbns=["9786046965800"], year=2017, pages=292)
+    a = book("a", "Bỉ vỏ : tiểu thuyết", ["Nguyên Hồng"], **isbn)
+    b = book("b", "Bỉ vỏ : tuyển tập", ["Nguyên Hồng"], **isbn)
+    c = book("c", "Đường Kách mệnh", ["Hồ Chí Minh"], **isbn)
+    d = book("d", "Đường mệnh", ["Hồ Chí Minh"], **isbn)
+    for x, y in ((a, b), (c, d)):
+        v = compare(x, y)
+        assert v.decision == SAME, v.reasons
+        assert any("an identifier and the page count agree" in r for r in v.reasons)
+    assert compare(a, book("e", "Bỉ vỏ : tuyển tập", ["Nguyên Hồng"], **dict(isbn, pages=240))).decision != SAME
+    assert compare(a, book("f", "Bỉ vỏ : tuyển tập", ["Nguyên Hồng"], year=2017, pages=292)).decision == DIFFERENT
+    unrelated = book("g", "Tuyển tập thơ văn Lý Trần", ["Nguyên Hồng"], **isbn)
+    assert compare(a, unrelated).decision != SAME
