@@ -125,7 +125,9 @@ def write_config(config_dir: Path, data_dir: Path, libs: list[Lib], endpoints: d
                 "api": {"host": "127.0.0.1", "port": 8080, "max_page_size": 100, "tokens": []},
                 "harvest": {"max_retries": 5, "backoff_s": 2, "max_pages": 100000,
                             "allow_private_addresses": True},  # the bench's providers are on 127.0.0.1
-                "scheduler": {"max_parallel_harvests": workers}}
+                "scheduler": {"max_parallel_harvests": workers},
+                # the union catalogue's own Zebra is measured by bench/publish.py, not in these figures
+                "publish": {"z3950": {"enabled": False}}}
     entries = []
     for lib in libs:
         entry = {"id": lib.id, "name": lib.name, "kind": lib.kind}

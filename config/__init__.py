@@ -98,6 +98,12 @@ class Settings:
     max_parallel_harvests: int = 2
     misfire_grace_s: int = 6 * 3600  # a harvest missed while the machine was off still runs (once) this late
     failure_backoff_s: float = 600.0  # after a failed run, wait this long (doubling) before trying again
+    z3950_enabled: bool = True  # publish.z3950: `unioncat run` serves the union catalogue over Z39.50 (Zebra)
+    z3950_host: str = "127.0.0.1"
+    z3950_port: int = 2100
+    oai_repository_name: str = "unioncat"  # publish.oai: what /oai's Identify says
+    oai_repository_identifier: str = "unioncat"  # the namespace of its identifiers: oai:<this>:<entry id>
+    oai_admin_email: str = "admin@unioncat.invalid"
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ def load_settings(path: Path) -> Settings:
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-    allowed = {"data_dir", "search", "api", "harvest", "scheduler"}
+    allowed = {"data_dir", "search", "api", "harvest", "scheduler", "publish"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}' (expected one of {', '.join(sorted(allowed))})")
@@ -224,6 +230,8 @@ def load_settings(path: Path) -> Settings:
     engine = os.environ.get("UNIONCAT_SEARCH_ENGINE") or search.get("engine", "embedded")
     if engine not in ENGINES:
         raise ConfigError(f"{path}: setting 'search.engine': expected one of {', '.join(ENGINES)}; got '{engine}'")
+    publish = _section(path, "publish", raw.get("publish"), PUBLISH_KEYS)
+    z3950, oai = _z3950(path, publish.get("z3950")), _oai(path, publish.get("oai"))
     try:
         return Settings(
             data_dir=data_dir,
@@ -250,9 +258,62 @@ def load_settings(path: Path) -> Settings:
             max_parallel_harvests=max(1, int(scheduler.get("max_parallel_harvests", 2))),
             misfire_grace_s=int(scheduler.get("misfire_grace_s", 6 * 3600)),
             failure_backoff_s=float(scheduler.get("failure_backoff_s", 600)),
+            **z3950, **oai,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: a numeric setting is not a number: {exc}") from None
+
+
+PUBLISH_KEYS = {"z3950", "oai"}  # the sections of `publish:` (giving the catalogue back)
+OAI_KEYS = {"repository_name", "repository_identifier", "admin_email"}
+_REPOSITORY_IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)*")  # OAI identifier scheme
+Z3950_KEYS = {"enabled", "host", "port"}
+
+
+def _section(path: Path, name: str, value, keys: set[str]) -> dict:
+    """A mapping of settings with only these keys (empty when not given)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: setting '{name}': expected a mapping of {', '.join(sorted(keys))}; got {value!r}")
+    for key in value:
+        if key not in keys:
+            raise ConfigError(f"{path}: unknown setting '{name}.{key}' (expected one of {', '.join(sorted(keys))})")
+    return value
+
+
+def _z3950(path: Path, value) -> dict:
+    """publish.z3950: {enabled, host, port}, the Z39.50 server beside the API."""
+    z3950 = _section(path, "publish.z3950", value, Z3950_KEYS)
+    port = z3950.get("port", 2100)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"{path}: setting 'publish.z3950.port': expected a port number from 1 to 65535; got {port!r}")
+    host = os.environ.get("UNIONCAT_Z3950_HOST") or z3950.get("host", "127.0.0.1")  # a container: 0.0.0.0
+    if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
+        raise ConfigError(f"{path}: setting 'publish.z3950.host': expected an address to listen on, such as "
+                          f"127.0.0.1 or 0.0.0.0; got {host!r}")
+    return {"z3950_enabled": _flag(path, "publish.z3950.enabled", z3950.get("enabled", True)),
+            "z3950_host": host, "z3950_port": port}
+
+
+def _oai(path: Path, value) -> dict:
+    """publish.oai: {repository_name, repository_identifier, admin_email}, what /oai says of itself."""
+    oai = _section(path, "publish.oai", value, OAI_KEYS)
+    out = {}
+    for key in sorted(OAI_KEYS):
+        if key not in oai:
+            continue
+        text = oai[key]
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{path}: setting 'publish.oai.{key}': expected some text; got {text!r}")
+        out[f"oai_{key}"] = text.strip()
+    if "oai_repository_identifier" in out and not _REPOSITORY_IDENTIFIER.fullmatch(out["oai_repository_identifier"]):
+        raise ConfigError(f"{path}: setting 'publish.oai.repository_identifier': expected a domain-like name such as "
+                          f"thuvien.laocai.gov.vn (letters, digits, '-', '.'); got {out['oai_repository_identifier']!r}")
+    if "oai_admin_email" in out and "@" not in out["oai_admin_email"]:
+        raise ConfigError(f"{path}: setting 'publish.oai.admin_email': expected an e-mail address; "
+                          f"got {out['oai_admin_email']!r}")
+    return out
 
 
 def _ca_file(path: Path, value) -> Path | None:

@@ -36,14 +36,21 @@ class SruConnection:
 
     def records(self, start: int, count: int) -> list[bytes | None]:
         """Records ``start`` .. ``start+count-1`` (0-based) as MARCXML bytes; None where the server
-        sent a diagnostic instead of a record, or nothing for that position."""
-        root = self._get(startRecord=str(start + 1), maximumRecords=str(count))
+        sent a diagnostic instead of a record, or nothing for that position. A server may send
+        fewer records than asked (its own maximumRecords cap): the rest is asked for again."""
         out: list[bytes | None] = [None] * count
-        for k, record in enumerate(root.iterfind("{*}records/{*}record")):
-            position = record.findtext("{*}recordPosition")
-            index = int(position) - start - 1 if position and position.strip().isdigit() else k
-            if 0 <= index < count:
-                out[index] = _record_bytes(record)
+        asked = 0
+        while asked < count:
+            root = self._get(startRecord=str(start + asked + 1), maximumRecords=str(count - asked))
+            page = list(root.iterfind("{*}records/{*}record"))
+            for k, record in enumerate(page):
+                position = record.findtext("{*}recordPosition")
+                index = int(position) - start - 1 if position and position.strip().isdigit() else asked + k
+                if 0 <= index < count:
+                    out[index] = _record_bytes(record)
+            if not page:
+                break
+            asked += len(page)
         return out
 
     def close(self) -> None:

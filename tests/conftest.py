@@ -14,6 +14,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 THIRD_PARTY = REPO / "tests" / "data" / "third_party"  # real public test data, one folder per origin (see its README)
+SCHEMAS = THIRD_PARTY / "schemas"  # the public XML schemas (OAI-PMH 2.0, MARC21 slim, oai_dc...), kept offline
 
 
 def free_port() -> int:
@@ -27,7 +28,9 @@ def write_config(folder: Path, libraries: list[dict], **settings) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     # every peer in the tests is on 127.0.0.1: a private address a harvest must be allowed to reach
     base = {"data_dir": str(folder / "data"),
-            "harvest": {"max_retries": 2, "backoff_s": 0.05, "allow_private_addresses": True}}
+            "harvest": {"max_retries": 2, "backoff_s": 0.05, "allow_private_addresses": True},
+            # no Zebra of the union catalogue unless a test asks for one (publish={"z3950": {...}})
+            "publish": {"z3950": {"enabled": False}}}
     for key, value in settings.items():
         base[key] = {**base[key], **value} if key == "harvest" else value
     (folder / "settings.yaml").write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
@@ -142,3 +145,56 @@ def api_server():
 # One OpenSearch node per session for every module that asks for it (imported into each module, a session
 # fixture would start one node per module). At the end: tests.opensearch imports this module's helpers.
 from tests.opensearch import opensearch_url  # noqa: E402,F401
+
+
+def local_schema(*namespaces: tuple[str, str]):
+    """One validator for several standards: ``(namespace, file name)`` pairs, each imported from its
+    local copy in SCHEMAS; every schemaLocation (relative, or a URL such as simpledc's xml.xsd) is
+    answered from the copy of the same name, and lxml fetches nothing (a schema not kept there is a
+    LookupError). An OAI-PMH response checks its <metadata> strictly: it needs MARC21 slim and oai_dc too."""
+    from lxml import etree
+
+    class LocalSchemas(etree.Resolver):
+        def resolve(self, url, pubid, context):
+            local = SCHEMAS / url.rsplit("/", 1)[-1]
+            if not local.is_file():
+                raise LookupError(f"schema {url} is not kept in {SCHEMAS}: add it there (with SOURCES)")
+            return self.resolve_filename(str(local), context)
+
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    parser.resolvers.add(LocalSchemas())
+    driver = ('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+              + "".join(f'<xs:import namespace="{ns}" schemaLocation="{name}"/>' for ns, name in namespaces)
+              + "</xs:schema>")
+    return etree.XMLSchema(etree.fromstring(driver.encode(), parser, base_url=SCHEMAS.as_uri() + "/"))
+
+
+def demo_catalogue(folder: Path, records: int = 1000) -> dict:
+    """The demo network's ``records`` records through the real normalizer and matcher, with no
+    providers: each library's records go straight into the raw store as its protocol would deliver
+    them. Returns config_dir, config, raw, catalogue and the entries' search documents (the caller
+    closes raw and catalogue)."""
+    from config import load_config
+    from harvester.rawstore import RawStore
+    from unionapi.catalogue import Catalogue
+    from unionapi.demo.network import DEMO_SEED, generate_network
+    from unionapi.pipeline import deduplicate_changes, normalize_changes
+    from unionapi.search import entry_document
+    generated = generate_network(DEMO_SEED, total_records=records)
+    libraries = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
+    config_dir = write_config(folder / "config", libraries)
+    config = load_config(config_dir)
+    data = config.settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    raw, catalogue = RawStore(data / "raw.sqlite3"), Catalogue(data / "catalogue.sqlite3")
+    for library in config.libraries.values():
+        prefix = library.metadata_prefix or "marc21"
+        raw.store_page(library.id, [{"identifier": r.identifier, "datestamp": r.datestamp, "deleted": r.deleted,
+                                     "sets": r.sets, "format": "oai_dc" if prefix == "oai_dc" else "marcxml",
+                                     "body": None if r.deleted else r.metadata[prefix].encode("utf-8")}
+                                    for r in generated[library.id]], None)
+    normalize_changes(config, raw, catalogue)
+    deduplicate_changes(config, catalogue)
+    members = catalogue.members_of(list(catalogue.all_entry_ids()))
+    documents = [entry_document(entry_id, records) for entry_id, records in members.items() if records]
+    return {"config_dir": config_dir, "config": config, "raw": raw, "catalogue": catalogue, "documents": documents}

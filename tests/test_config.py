@@ -135,3 +135,19 @@ def test_settle_s_must_be_seconds(tmp_path):
         load_with(tmp_path, [entry])
     entry["settle_s"] = 0
     assert load_with(tmp_path, [entry]).library("thcs-a").options["settle_s"] == 0
+
+
+def test_oai_settings_are_read_and_checked(tmp_path):
+    from config import ConfigError, load_settings
+    path = tmp_path / "settings.yaml"
+    path.write_text("publish:\n  oai:\n    repository_name: Mục lục liên hợp tỉnh Lào Cai\n"
+                    "    repository_identifier: thuvien.laocai.gov.vn\n    admin_email: thuvien@laocai.gov.vn\n",
+                    encoding="utf-8")
+    settings = load_settings(path)
+    assert (settings.oai_repository_name, settings.oai_repository_identifier, settings.oai_admin_email) == (
+        "Mục lục liên hợp tỉnh Lào Cai", "thuvien.laocai.gov.vn", "thuvien@laocai.gov.vn")
+    for bad, field in (("repository_identifier: thư viện", "repository_identifier"), ("admin_email: nobody", "admin_email"),
+                       ("repository_name: ''", "repository_name"), ("adminEmail: a@b.vn", "adminEmail")):
+        path.write_text(f"publish:\n  oai:\n    {bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"publish.oai.{field}"):
+            load_settings(path)

@@ -58,7 +58,7 @@ def test_elasticsearch_is_a_secured_single_node(compose):
 
 def test_unioncat_is_configured_only_by_variables_the_config_loader_reads(compose):
     loader = (REPO / "config" / "__init__.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'os\.environ(?:\.get\(|\[)"(UNIONCAT_[A-Z_]+)"', loader))
+    read = set(re.findall(r'os\.environ(?:\.get\(|\[)"(UNIONCAT_[A-Z0-9_]+)"', loader))
     assert {"UNIONCAT_CONFIG", "UNIONCAT_DATA_DIR", "UNIONCAT_SEARCH_ENGINE", "UNIONCAT_SEARCH_URL",
             "UNIONCAT_SEARCH_INDEX", "UNIONCAT_PORT"} <= read
     for name in ("api", "scheduler"):

@@ -17,14 +17,11 @@ import requests
 import yaml
 
 from config import load_config
-from harvester.rawstore import RawStore
 from normalizer.text import fold
-from tests.conftest import REPO, conforms, free_port, write_config
+from tests.conftest import conforms, demo_catalogue, free_port, write_config
 from tests.opensearch import cluster_product  # opensearch_url: the session fixture, from tests/conftest.py
-from unionapi.catalogue import Catalogue
-from unionapi.demo.network import DEMO_SEED, generate_network
-from unionapi.pipeline import deduplicate_changes, index_changes, normalize_changes
-from unionapi.search import SearchRequest, entry_document, open_engine, words
+from unionapi.pipeline import index_changes
+from unionapi.search import SearchRequest, open_engine, words
 from unionapi.search.cluster import ClusterEngine, SearchIndexError, SearchUnavailable, _HTTPError
 from unionapi.search.embedded import EmbeddedEngine
 
@@ -55,25 +52,9 @@ def demo(tmp_path_factory):
     """The demo network's 1,000 records through the real normalizer and matcher (no providers: the
     records go straight into the raw store, as each library's protocol would deliver them)."""
     folder = tmp_path_factory.mktemp("cluster-demo")
-    generated = generate_network(DEMO_SEED, total_records=1000)
-    libraries = yaml.safe_load((REPO / "config" / "demo-sources.yaml").read_text(encoding="utf-8"))["libraries"]
-    config_dir = write_config(folder / "config", libraries)
-    config = load_config(config_dir)
-    data = config.settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    raw, catalogue = RawStore(data / "raw.sqlite3"), Catalogue(data / "catalogue.sqlite3")
-    for library in config.libraries.values():
-        prefix = library.metadata_prefix or "marc21"
-        items = [{"identifier": r.identifier, "datestamp": r.datestamp, "deleted": r.deleted, "sets": r.sets,
-                  "format": "oai_dc" if prefix == "oai_dc" else "marcxml",
-                  "body": None if r.deleted else r.metadata[prefix].encode("utf-8")}
-                 for r in generated[library.id]]
-        raw.store_page(library.id, items, None)
-    normalize_changes(config, raw, catalogue)
-    deduplicate_changes(config, catalogue)
-    ids = list(catalogue.all_entry_ids())
-    documents = [entry_document(entry_id, members) for entry_id, members in catalogue.members_of(ids).items()
-                 if members]
+    built = demo_catalogue(folder)
+    config, catalogue, raw = built["config"], built["catalogue"], built["raw"]
+    documents, config_dir = built["documents"], built["config_dir"]
     embedded = EmbeddedEngine(folder / "index")
     embedded.write(documents, [], replace_all=True)
     yield {"config_dir": config_dir, "config": config, "catalogue": catalogue, "documents": documents,

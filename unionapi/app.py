@@ -26,6 +26,7 @@ from unionapi.metrics import Metrics
 from unionapi.params import (BadRequest, UnknownLibrary, parse_block, parse_body, parse_flag, parse_search,
                              parse_whole_number, search_echo)
 from unionapi.pipeline import update_catalogue
+from unionapi.publish import downloads, oai, sru
 from unionapi.quality import quality_report
 from unionapi.scheduler import reload, start_harvest
 from unionapi.search import SearchUnavailable, entry_document, summary
@@ -63,7 +64,7 @@ def create_app(services: Services, scheduler=None) -> Flask:
     app.before_request(start_timer)
     app.after_request(record_latency)
     app.after_request(security_headers)
-    for blueprint in (api, pages_patron.bp, pages_cataloguer.bp):
+    for blueprint in (api, pages_patron.bp, pages_cataloguer.bp, oai.bp, sru.bp, downloads.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -84,6 +84,25 @@ def main(argv: list[str] | None = None) -> int:
     duplicates.add_argument("--library", help="only reports involving this library")
     duplicates.add_argument("--limit", type=int, default=30, help="how many (default 30)")
 
+    export = commands.add_parser(
+        "export", help="every union entry as MARCXML, ISO 2709 or JSON lines (for a national union catalogue)",
+        description="Stream the union catalogue's entries, each as OAI-PMH publishes it (the description of its "
+                    "best record, the network's holdings as 852s, 005 = when it last changed), in constant "
+                    "memory. Progress goes to stderr. Exit code 0: all written; 1: written, but some entries "
+                    "could not be in this format (named on stderr); 2: no export made (the message says why).")
+    export.add_argument("--format", required=True, choices=("marcxml", "iso2709", "jsonl"),
+                        help="marcxml: one <marc:collection>; iso2709: MARC 21 records in UTF-8 (.mrc); "
+                             "jsonl: one JSON object per line")
+    export.add_argument("--library", help="only the entries this library holds (all holdings still listed)")
+    export.add_argument("--since", metavar="DATE", help="only the entries whose publication datestamp (as "
+                        "OAI-PMH gives it) is at or after DATE: YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ, UTC")
+    export.add_argument("--deleted", action="store_true", help="also the entries deleted (merged away, last "
+                        "record gone): MARC records with leader/05 'd', JSON lines {\"id\": ..., \"deleted\": true}")
+    export.add_argument("--output", "-o", metavar="FILE", default="-", help="where to write (default: - for "
+                        "standard output); a file is written under FILE.part and renamed when complete")
+    export.add_argument("--progress-every", type=int, default=10_000, metavar="N",
+                        help="a progress line on stderr every N entries (default 10000; 0: none)")
+
     token = commands.add_parser("token", help="make an API token for a cataloguer or an admin",
                                 description="Print a new API token and the one line to add under 'tokens:' in the "
                                             "'api:' section of settings.yaml. Only the token's hash is stored; give "
@@ -127,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config, sources=args.sources)
         return {"harvest": cmd_harvest, "index": cmd_index, "quality": cmd_quality,
                 "dedup": cmd_dedup, "duplicates": cmd_duplicates, "serve": cmd_serve, "run": cmd_run,
-                "scheduler": cmd_run, "status": cmd_status, "check": cmd_check}[args.command](config, args)
+                "scheduler": cmd_run, "status": cmd_status, "check": cmd_check,
+                "export": cmd_export}[args.command](config, args)
     except ConfigError as exc:
         print(f"unioncat: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -255,6 +275,76 @@ def cmd_duplicates(config, args) -> int:
     return 0
 
 
+def cmd_export(config, args) -> int:
+    """`unioncat export` (unionapi.publish.export): to FILE only once it is complete, or to stdout."""
+    from unionapi.publish.export import ExportError, export, parse_since
+    from unionapi.services import Services
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"unioncat export: --since: {exc}", file=sys.stderr)
+        return 2
+    if args.library and args.library not in config.libraries:
+        print(f"unioncat export: unknown library '{args.library}'; the libraries of this network: "
+              f"{', '.join(sorted(config.libraries))}", file=sys.stderr)
+        return 2
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty():
+        print("unioncat export: not writing an export to the terminal: give --output FILE, or pipe it "
+              "(unioncat export ... | gzip > union.gz)", file=sys.stderr)
+        return 2
+    target = Path(args.output)
+    part = target.with_name(target.name + ".part")
+    if not to_stdout and not target.parent.is_dir():
+        print(f"unioncat export: cannot write {target}: the folder {target.parent} does not exist", file=sys.stderr)
+        return 2
+    services = Services.open(config, read_only=True)
+
+    def run(out):
+        return export(services, args.format, out, library=args.library, since=since, deleted=args.deleted,
+                      progress=log.info, every=max(args.progress_every, 0))
+    done = False
+    try:
+        if to_stdout:
+            stats = run(sys.stdout.buffer)
+        else:
+            with open(part, "wb") as out:
+                stats = run(out)
+            os.replace(part, target)
+        done = True
+    except ExportError as exc:
+        print(f"unioncat export: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        print("unioncat export: the program reading standard output stopped reading; the export is incomplete",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"unioncat export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        said = "the output is incomplete" if to_stdout else f"{target} was not written"
+        print(f"unioncat export: interrupted; {said}", file=sys.stderr)
+        return 130
+    finally:
+        services.close()
+        if not done and not to_stdout:
+            part.unlink(missing_ok=True)  # a failed or interrupted export leaves no half file
+    where = "standard output" if to_stdout else str(target)
+    log.info("exported %s entries%s to %s in %.1f s", f"{stats.entries:,}",
+             f" and {stats.deleted:,} deletions" if args.deleted else "", where, stats.seconds)
+    if not stats.entries and not stats.deleted:
+        log.info("nothing to export%s", f" published since {args.since}" if since is not None else
+                 " (is the catalogue empty? run `unioncat harvest` first)")
+    if stats.skipped_count:
+        print(f"unioncat export: {stats.skipped_count} entries left out: a field longer than ISO 2709 allows "
+              f"(9,999 bytes); export them with --format marcxml. The first: {', '.join(stats.skipped)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_token(args) -> int:
     from unionapi.auth import new_token
     token, digest = new_token()
@@ -273,10 +363,13 @@ def cmd_run(config, args) -> int:
     import time
 
     from unionapi.app import serve
+    from unionapi.publish.z3950 import start_service
     from unionapi.scheduler import reload, start
     from unionapi.services import Services
     services = Services.open(config)
     services.config_dir, services.sources_file = args.config, args.sources
+    # zebrasrv beside the API (publish.z3950); None when off or when Zebra cannot start (logged, the API serves)
+    z3950 = start_service(services) if args.command == "run" else None
     scheduler = start(services)
     signal.signal(signal.SIGHUP, lambda *_: reload(services, scheduler, args.config, args.sources))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it the way Ctrl-C does
@@ -291,6 +384,8 @@ def cmd_run(config, args) -> int:
                   scheduler=scheduler)
     finally:
         scheduler.shutdown(wait=False)
+        if z3950 is not None:
+            z3950.stop()
         services.close()
     return 0
 
@@ -340,10 +435,17 @@ def cmd_status(config, args) -> int:
 
 def cmd_serve(config, args) -> int:
     from unionapi.app import serve
+    from unionapi.publish.z3950 import start_service
     from unionapi.services import Services
     services = Services.open(config)  # not read-only: cataloguers' decisions and admin actions write
     services.config_dir, services.sources_file = args.config, args.sources
-    serve(services, args.host or config.settings.api_host, args.port or config.settings.api_port, args.threads)
+    z3950 = start_service(services)  # zebrasrv beside the API, as with `unioncat run` (publish.z3950)
+    try:
+        serve(services, args.host or config.settings.api_host, args.port or config.settings.api_port, args.threads)
+    finally:
+        if z3950 is not None:
+            z3950.stop()
+        services.close()
     return 0
 
 

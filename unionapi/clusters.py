@@ -29,7 +29,10 @@ log = logging.getLogger("unioncat.dedup")
 # both columns in each: a lookup never reads the table (a rebuild drops them and builds them once at the end)
 MATCH_KEY_INDEXES = {"match_keys_by_key": "match_keys(key, record_id)",
                      "match_keys_by_record": "match_keys(record_id, key)"}
-SCHEMA = """
+# entry ids published over OAI-PMH and then deleted (merged away, split, last record gone): a harvester keeps
+# them as deleted records, so they are never given to an entry again (written by pipeline.index_changes)
+RETIRED_ENTRIES = "CREATE TABLE IF NOT EXISTS retired_entries (id TEXT PRIMARY KEY) WITHOUT ROWID;\n"
+SCHEMA = RETIRED_ENTRIES + """
 CREATE TABLE IF NOT EXISTS match_keys (key TEXT NOT NULL, record_id TEXT NOT NULL);
 DROP INDEX IF EXISTS match_keys_key;      -- files made before MATCH_KEY_INDEXES covered both columns
 DROP INDEX IF EXISTS match_keys_record;
@@ -310,10 +313,11 @@ class Clusters:
         old_entries = (set(self.catalogue.all_entry_ids()) if everything
                        else set(self.catalogue.entries_of(record_ids).values()))
         assignments, touched, edge_rows = [], set(old_entries), []
+        entry_ids = self._entry_ids([min(members) for members in clusters if members])
         for index, members in enumerate(clusters):
             if not members:
                 continue
-            entry_id = entry_id_for(min(members))
+            entry_id = entry_ids[min(members)]
             touched.add(entry_id)
             assignments.extend((entry_id, member) for member in members)
             edge_rows.extend((entry_id, *edge) for edge in edges.get(index, []))
@@ -321,6 +325,29 @@ class Clusters:
         with self.catalogue.transaction() as db:
             self.catalogue.assign_entries(db, assignments, touched)
             self.cataloguers.save_clustering(db, None if everything else old_entries, edge_rows, record_ids, reports)
+
+    def _entry_ids(self, founders: list[str]) -> dict[str, str]:
+        """Each cluster's entry id from the record that founded it (its smallest record id), so links
+        survive a rebuild; when that id is retired (published, then deleted), the first of
+        ``<founder>#1``, ``#2``... that is not: the same answer on every run, never a retired id."""
+        ids = {founder: entry_id_for(founder) for founder in founders}
+        if not self.db.execute("SELECT 1 FROM retired_entries LIMIT 1").fetchone():
+            return ids
+        retired = self._retired(ids.values())
+        for founder in founders:
+            if ids[founder] in retired:
+                n = 1
+                while self._retired([candidate := entry_id_for(f"{founder}#{n}")]):
+                    n += 1
+                ids[founder] = candidate
+        return ids
+
+    def _retired(self, entry_ids) -> set[str]:
+        found, entry_ids = set(), sorted(entry_ids)
+        for _, some in _chunks(entry_ids):
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM retired_entries WHERE id IN ({','.join('?' * len(some))})", some))
+        return found
 
     # -- the cataloguers' decisions: kept by Decisions, obeyed here ---------------------------------
     def decide(self, action: str, who: str, comment: str | None = None, a: str | None = None,
@@ -551,3 +578,11 @@ class _KeyIndex:
 def _chunks(items: list, size: int = 500):
     for start in range(0, len(items), size):
         yield start, items[start:start + size]
+
+
+def retire_entries(catalogue: Catalogue, entry_ids: list[str]) -> None:
+    """These entry ids were published and are deleted now: no entry gets them again (Clusters._entry_ids)."""
+    if entry_ids:
+        with catalogue.transaction() as db:
+            db.execute(RETIRED_ENTRIES)
+            db.executemany("INSERT OR IGNORE INTO retired_entries (id) VALUES (?)", [(i,) for i in entry_ids])

@@ -215,6 +215,36 @@ STRINGS: dict[str, tuple[str, str]] = {
     "not_found": ("Không tìm thấy trang", "Page not found"),
     "yes": ("có", "yes"),
     "no": ("không", "no"),
+    # downloads, citations and copy cataloguing (unionapi.publish.downloads)
+    "dl.heading": ("Tải về và trích dẫn", "Download and cite"),
+    "dl.title": ("Tải về", "Download"),
+    "dl.cite": ("Trích dẫn", "Cite"),
+    "dl.copy": ("Biên mục sao chép (cán bộ thư viện)", "Copy cataloguing (librarians)"),
+    "dl.search_cite": ("Trích dẫn các kết quả trên trang này", "Cite the results on this page"),
+    "copy.title": ("Biên mục sao chép", "Copy cataloguing"),
+    "copy.intro": ("Tìm sách, so sánh biểu ghi của các thư viện, chọn biểu ghi tốt nhất và tải về để nhập vào "
+                   "Koha hoặc Libol. Biểu ghi tải về không kèm thông tin bản sách (852) của các thư viện.",
+                   "Find a book, compare the libraries' records, choose the best one and download it to import "
+                   "into Koha or Libol. The download carries no library's holdings (852)."),
+    "copy.results": ("{total} đầu sách", "{total} titles"),
+    "copy.compare": ("So sánh biểu ghi của các thư viện", "The libraries' records side by side"),
+    "copy.choose": ("Chọn biểu ghi tốt nhất và tải về", "Choose the best record and download it"),
+    "copy.source": ("Khổ mẫu gốc", "Source format"),
+    "copy.publication": ("Xuất bản", "Publication"),
+    "copy.completeness": ("Mức đầy đủ", "Completeness"),
+    "copy.filled": ("{n}/{total} trường", "{n} of {total} fields"),
+    "copy.has_isbn": ("Có ISBN", "Has an ISBN"),
+    "copy.has_subjects": ("Có chủ đề", "Has subjects"),
+    "copy.has_call_number": ("Có ký hiệu xếp giá", "Has a call number"),
+    "copy.suggested": ("Đề xuất: đầy đủ nhất", "Suggested: the most complete"),
+    "copy.download": ("Tải về", "Download"),
+    "copy.without": ("không kèm bản sách", "without holdings"),
+    "copy.dc_note": ("biểu ghi gốc là Dublin Core: bản MARC được chuyển đổi, ít chi tiết hơn",
+                     "the source record is Dublin Core: its MARC is a conversion, with less detail"),
+    "copy.public": ("Trang sách cho bạn đọc", "The book's public page"),
+    "copy.back": ("Về kết quả tìm", "Back to the search"),
+    "copy.none": ("Không tìm thấy sách nào", "Nothing found"),
+    "cat.copy": ("Biên mục sao chép", "Copy cataloguing"),
 }
 
 MATERIAL_TYPES = {

@@ -20,6 +20,8 @@ from harvester.rawstore import RawStore
 from normalizer import normalize
 from normalizer.records import RejectedRecord, SourceContext
 from unionapi.catalogue import Catalogue, members_of
+from unionapi.publish.state import MEMBERS_KEY, PublicationState, members_digest
+from unionapi.publish.z3950 import update_zebra
 from unionapi.search import entry_document
 from unionapi.workers import cores, in_order, process_pool
 
@@ -177,8 +179,8 @@ def _entry_documents(job, db: sqlite3.Connection | None = None) -> list[dict]:
     if own:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
     try:
-        return [entry_document(entry_id, members) for entry_id, members in members_of(db, entry_ids).items()
-                if members]
+        return [{**entry_document(entry_id, members), MEMBERS_KEY: members_digest(members)}
+                for entry_id, members in members_of(db, entry_ids).items() if members]
     finally:
         if own:
             db.close()
@@ -188,8 +190,26 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: 
     """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many.
 
     Many entries are built into documents by ``workers`` processes (default: one per core) while
-    this one hands them to the engine; a few are built here."""
+    this one hands them to the engine; a few are built here. The publication state (what /oai
+    publishes, ``unionapi.publish.state``) follows the index in the same step, before the entries
+    are marked clean: a run that dies is simply run again (an unchanged entry keeps its datestamp)."""
+    publication = PublicationState.beside(catalogue.path)
+    try:
+        return _index_changes(catalogue, engine, publication, rebuild, workers)
+    finally:
+        publication.close()
+
+
+def _index_changes(catalogue: Catalogue, engine, publication: PublicationState, rebuild: bool,
+                   workers: int | None) -> int:
+    from unionapi.clusters import retire_entries
+    if not rebuild and getattr(engine, "stale", False) and catalogue.entry_count():
+        log.info("rebuilding the search index once: it was made by an older version (fields are missing)")
+        rebuild = True
     if rebuild:
+        catalogue.mark_all_dirty()
+    elif publication.is_empty() and catalogue.entry_count():
+        log.info("publishing every entry once: the OAI-PMH publication state is new")
         catalogue.mark_all_dirty()
     dirty = catalogue.dirty_entries()
     if not dirty:
@@ -215,7 +235,10 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: 
                 if done and done % 50 == 0:
                     log.info("indexed %d of %d entries", done * INDEX_BATCH, len(dirty))
 
-    engine.write(documents(), removed, replace_all=rebuild)
+    changes = publication.changes(full=rebuild)
+    engine.write(changes.watch(documents()), removed, replace_all=rebuild)
+    retire_entries(catalogue, changes.gone(removed))  # published, now deleted: never given to another entry
+    changes.commit()
     catalogue.mark_clean(dirty)
     log.info("indexed %d entries, removed %d, in %.1f s", written, len(removed), time.monotonic() - started)
     return len(dirty)
@@ -246,6 +269,7 @@ def update_catalogue(services, rebuild: bool = False) -> None:
         normalize_changes(services.config, services.raw, services.catalogue)
         deduplicate_changes(services.config, services.catalogue, rebuild=rebuild)
         index_changes(services.catalogue, services.engine, rebuild=rebuild)
+    update_zebra(services, rebuild=rebuild)  # the Z39.50 server's database, when publish.z3950.enabled
 
 
 def harvest_and_update(services, libraries, full: bool = False, force: bool = False, wait_s: float = 0.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 from config import Config
 from harvester.rawstore import RawStore
 from unionapi.catalogue import Catalogue
+from unionapi.publish.state import FILE as PUBLICATION_FILE, PublicationState
 from unionapi.search import open_engine
 
 
@@ -20,6 +21,7 @@ class Services:
     config_error: str | None = None  # the last reload that failed (the previous configuration stays)
     config_dir: Path | None = None  # where the configuration was loaded from, to reload it
     sources_file: Path | None = None
+    publication: PublicationState | None = None  # what /oai publishes (opened beside the catalogue when None)
     # request threads that may wait for (or hold) the pipeline lock at once: the others always serve reads
     writers: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
 
@@ -33,8 +35,11 @@ class Services:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(config=config, raw=RawStore(data_dir / "raw.sqlite3"),
                    catalogue=Catalogue(data_dir / "catalogue.sqlite3"),
-                   engine=open_engine(config.settings, read_only=read_only))
+                   engine=open_engine(config.settings, read_only=read_only),
+                   publication=PublicationState(data_dir / PUBLICATION_FILE))
 
     def close(self) -> None:
         self.raw.close()
         self.catalogue.close()
+        if self.publication is not None:
+            self.publication.close()

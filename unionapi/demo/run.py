@@ -112,6 +112,8 @@ def run_demo(args) -> int:
     from unionapi.app import serve
     from unionapi.demo.zebra import ZebraError
     from unionapi.pipeline import harvest_and_update
+    from unionapi.publish.z3950 import DATABASE as Z3950_DATABASE, start_service
+    from unionapi.publish.zebra import free_port
     from unionapi.services import Services
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` must stop the demo's servers too
@@ -124,7 +126,8 @@ def run_demo(args) -> int:
         except (OSError, ZebraError) as exc:
             log.error("cannot start the demo's libraries: %s", exc)
             return 1
-        config = demo_config(config_dir)
+        config = demo_config(config_dir)  # the union catalogue's own Z39.50 server on a free port too
+        config = replace(config, settings=replace(config.settings, z3950_port=free_port()))
         services = Services.open(config)
         stack.callback(services.close)
         failed = harvest_and_update(services, list(config.libraries.values()))
@@ -135,9 +138,15 @@ def run_demo(args) -> int:
             return 1
         if args.no_serve:
             return 0
+        z3950 = start_service(services)
+        if z3950 is not None:
+            stack.callback(z3950.stop)
         base = f"http://127.0.0.1:{args.port}"
+        zebra = (f"z3950: 127.0.0.1:{config.settings.z3950_port}/{Z3950_DATABASE}" if z3950 is not None
+                 else "Z39.50: not served (see the log)")
         print(f"\nunioncat demo is running: {base}/  (search: {base}/search?q=truyen+kieu)\n"
               f"  JSON API: {base}/api/search?q=truyen+kieu   description: {base}/api/openapi.json\n"
+              f"  for other catalogues: {base}/oai?verb=Identify   {base}/sru?query=dc.title%3Dtruyen   {zebra}\n"
               f"  the command line on this demo, e.g.: {cli_command(args, 'status')}\n"
               f"                                      {cli_command(args, 'duplicates')}\n"
               f"Press Ctrl-C to stop.\n", flush=True)

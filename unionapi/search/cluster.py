@@ -13,6 +13,10 @@ The engine indexes the same documents (:func:`unionapi.search.entry_document`) a
   marks kept) to rank ``dế`` above ``dê``; documents and queries are NFC-normalized before they are sent.
 - facets come from keyword fields; holdings are nested objects (library, branch, call number, status),
   so "available at branch X" matches a copy that is both at X and on the shelf.
+- fielded queries (SRU's CQL, :class:`unionapi.search.documents.Query`) use the same analyzers, plus
+  ``subjects.folded`` and whole values (``titles.key``...: folded words one space apart, as ``value_key``).
+  An index an older version made without them is copied by the cluster itself into a new index with the
+  current mapping (``_reindex`` from ``_source``) at the next write, and the alias swaps to it.
 - the alias ``<index>`` points at a versioned index ``<index>-v<UTC time>``. A full rebuild fills a new
   index and swaps the alias in one atomic ``_aliases`` call, so searches keep answering from the old
   index throughout and a failed rebuild leaves it serving. Other writes upsert and delete in place.
@@ -26,13 +30,16 @@ import json
 import logging
 import queue
 import threading
+import time
 import unicodedata
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from harvester.retry import retry
-from unionapi.search.documents import YEAR_BUCKETS, SearchRequest, SearchResult, SearchUnavailable, summary
+from unionapi.search.documents import (YEAR_BUCKETS, And, Everything, Not, Or, Prefix, Query, QueryUnsupported,
+                                       SearchRequest, SearchResult, SearchUnavailable, Value, Whole, Words, Years,
+                                       needs_fields, summary)
 
 log = logging.getLogger("unioncat.search")
 
@@ -42,6 +49,10 @@ FACET_SIZE = 30
 # the same weights as the embedded engine, so both rank alike
 BOOSTS = {"titles": 4.0, "titles.exact": 3.0, "authors": 2.0, "authors.exact": 1.5, "all.exact": 1.0,
           "titles_phrase": 4.0}
+# fielded queries: the folded text field and the whole-value field of each index (as the embedded engine's)
+TEXT_FIELDS = {"title": "titles", "creator": "authors", "subject": "subjects.folded", "any": "all"}
+WHOLE_FIELDS = {"title": "titles.key", "creator": "authors.key", "subject": "subjects.key"}
+VALUE_FIELDS = {"isbn": "isbns", "id": "id"}
 
 
 class SearchIndexError(RuntimeError):
@@ -49,9 +60,12 @@ class SearchIndexError(RuntimeError):
 
 
 # -- the index: settings and mapping, written once for both clusters ---------------------------------
-def _text(analyzer: str = "folded", copy_to: str | None = None) -> dict:
+_KEY = {"type": "keyword", "normalizer": "key"}
+
+
+def _text(analyzer: str = "folded", copy_to: str | None = None, key: bool = False) -> dict:
     field = {"type": "text", "analyzer": analyzer,
-             "fields": {"exact": {"type": "text", "analyzer": "exact"}}}
+             "fields": {"exact": {"type": "text", "analyzer": "exact"}, **({"key": _KEY} if key else {})}}
     if copy_to:
         field["copy_to"] = copy_to
     return field
@@ -68,6 +82,8 @@ ANALYSIS = {
     "char_filter": {
         # documents are NFC'd before indexing; this catches decomposed text that arrives some other way
         "strip_combining_marks": {"type": "pattern_replace", "pattern": "\\p{M}+", "replacement": ""},
+        # a whole value's key: runs of letters and digits one space apart (unionapi.search.value_key)
+        "words_apart": {"type": "pattern_replace", "pattern": "[^\\p{L}\\p{N}]+", "replacement": " "},
     },
     "tokenizer": {
         # runs of letters and digits, as the embedded engine and unionapi.search.words() split text
@@ -78,6 +94,10 @@ ANALYSIS = {
                    "filter": ["lowercase", "asciifolding"]},
         "exact": {"type": "custom", "tokenizer": "words", "filter": ["lowercase"]},
     },
+    "normalizer": {
+        "key": {"type": "custom", "char_filter": ["strip_combining_marks", "words_apart"],
+                "filter": ["lowercase", "asciifolding", "trim"]},
+    },
 }
 
 MAPPING = {
@@ -86,10 +106,11 @@ MAPPING = {
         "id": {"type": "keyword"},
         "title": _keyword(index=False),
         "title_sort": {"type": "keyword"},
-        "titles": _text(copy_to="all"),
-        "authors": _text(copy_to="all"),
+        "titles": _text(copy_to="all", key=True),
+        "authors": _text(copy_to="all", key=True),
         "all": _text(),  # titles + authors + subjects + other_text, as the embedded engine's "all"
-        "subjects": _keyword(copy_to="all"),
+        "subjects": {**_keyword(copy_to="all"), "fields": {"folded": {"type": "text", "analyzer": "folded"},
+                                                            "key": _KEY}},
         "other_text": {"type": "text", "analyzer": "folded", "index": False, "copy_to": "all"},
         "publisher": _keyword(index=False),
         "year": {"type": "integer"},
@@ -135,12 +156,58 @@ def available_filter(libraries: list[str], branches: list[str] | None = None, av
     return {"nested": {"path": "holdings", "query": {"bool": {"filter": conditions}}}}
 
 
+def current_mapping(mappings: dict) -> bool:
+    """Whether an index has the fields fielded queries need (an older version made it without)."""
+    properties = mappings.get("properties", {})
+    return ("key" in properties.get("titles", {}).get("fields", {})
+            and "folded" in properties.get("subjects", {}).get("fields", {}))
+
+
+def tree_body(node: Query) -> dict:
+    """A fielded query as match, match_phrase, prefix, term(s), range and bool queries."""
+    if isinstance(node, Words):
+        field, text = TEXT_FIELDS[node.field], " ".join(node.words)
+        found = ({"match_phrase": {field: {"query": text}}} if node.phrase and len(node.words) > 1
+                 else {"match": {field: {"query": text, "operator": "and"}}})
+        if node.field != "any":
+            return found
+        # anywhere, ranked as the patron search ranks: the words in a title or an author weigh more
+        return {"bool": {"must": [found], "should": [
+            {"match": {"titles": {"query": text, "boost": BOOSTS["titles"]}}},
+            {"match": {"authors": {"query": text, "boost": BOOSTS["authors"]}}}]}}
+    if isinstance(node, Prefix):
+        return {"prefix": {TEXT_FIELDS[node.field]: {"value": node.prefix}}}
+    if isinstance(node, Whole):
+        return {"term": {WHOLE_FIELDS[node.field]: node.key}}
+    if isinstance(node, Value):
+        return {"terms": {VALUE_FIELDS[node.field]: list(node.values)}}
+    if isinstance(node, Years):
+        bounds = {k: v for k, v in (("gte", node.lo), ("lte", node.hi)) if v is not None}
+        return {"range": {"year": bounds}}
+    if isinstance(node, And):
+        must = [tree_body(item) for item in node.items if not isinstance(item, Not)]
+        must_not = [tree_body(item.item) for item in node.items if isinstance(item, Not)]
+        return {"bool": {"must": must or [{"match_all": {}}], "must_not": must_not}}
+    if isinstance(node, Or):
+        if not node.items:
+            return {"match_none": {}}
+        return {"bool": {"should": [tree_body(item) for item in node.items], "minimum_should_match": 1}}
+    if isinstance(node, Not):
+        return {"bool": {"must": [{"match_all": {}}], "must_not": [tree_body(node.item)]}}
+    if isinstance(node, Everything):
+        return {"match_all": {}}
+    raise TypeError(f"not a query node: {node!r}")
+
+
 def query_body(request: SearchRequest) -> dict:
     """The bool query of a request: the embedded engine's semantics (every word must match; title,
     author and exact-diacritics matches and the title phrase rank higher) and its filters."""
     folded, exact_terms = request.folded_terms(), request.exact_terms()
     must, should, filters = [], [], []
-    if folded:
+    if request.query is not None:
+        must.append(tree_body(request.query))
+        folded = exact_terms = []
+    elif folded:
         text = " ".join(folded)
         must.append({"match": {"all": {"query": text, "operator": "and"}}})
         should.append({"match": {"titles": {"query": text, "boost": BOOSTS["titles"]}}})
@@ -186,15 +253,17 @@ SUMMARY_KEYS = list(summary(_AnyKey()))
 
 
 def search_body(request: SearchRequest) -> dict:
-    return {
+    body = {
         "query": query_body(request),
-        "from": (request.page - 1) * request.size,
+        "from": request.offset(),
         "size": request.size,
         "track_total_hits": True,
         "sort": ["_score", {"id": "asc"}],  # ties in a stable order, so pages do not overlap
         "_source": SUMMARY_KEYS,
-        "aggs": aggregations(),
     }
+    if request.facets:
+        body["aggs"] = aggregations()
+    return body
 
 
 def facets_from(aggs: dict) -> dict[str, list[dict]]:
@@ -326,6 +395,7 @@ class ClusterEngine:
         self.max_retries, self.backoff_s, self.timeout_s = max_retries, backoff_s, timeout_s
         transport = _OpenSearchTransport if product == "opensearch" else _ElasticsearchTransport
         self.transport = transport(self.url, auth, timeout_s)
+        self._current = False  # the index behind the alias has the current mapping (checked when it matters)
 
     def close(self) -> None:
         self.transport.close()
@@ -398,6 +468,8 @@ class ClusterEngine:
             self._rebuild(documents)
             return
         self._ensure_alias()
+        if not self.has_current_mapping():
+            self._upgrade()
         operations = self._operations(documents, deleted_ids)
         self._bulk(self.alias, operations, params={"require_alias": "true"})
         self._call("POST", f"/{self.alias}/_refresh")
@@ -408,11 +480,51 @@ class ClusterEngine:
         for document in documents:
             yield {"index": {"_id": document["id"]}}, nfc(document)
 
+    def has_current_mapping(self) -> bool:
+        """Whether the indexes behind the alias have the fields of fielded queries (no alias yet: yes, the
+        first index is made with them). Asked of the cluster until it says yes."""
+        if self._current:
+            return True
+        try:
+            found = self._call("GET", f"/{self.alias}/_mapping")
+        except _HTTPError as exc:
+            if exc.status == 404:
+                return True
+            raise
+        self._current = all(current_mapping(index.get("mappings", {})) for index in found.values())
+        return self._current
+
+    def _upgrade(self) -> None:
+        """An index an older version made: the cluster copies every document (their ``_source`` is whole) into
+        a new index with the current mapping, then the alias swaps; searches keep answering meanwhile."""
+        log.warning("%s: the index behind %s predates the fields of fielded searches; copying it into a new index",
+                    self.product, self.alias)
+        new = self._new_index_name()
+        self._create_index(new, building=True)
+        self._fill_and_swap(new, lambda: self._reindex(self.alias, new))
+
+    def _reindex(self, source: str, dest: str) -> None:
+        task = self._call("POST", "/_reindex", body={"source": {"index": source}, "dest": {"index": dest}},
+                          params={"wait_for_completion": "false"})
+        while True:
+            state = self._call("GET", f"/_tasks/{task['task']}")
+            if state.get("completed"):
+                break
+            time.sleep(0.5)
+        failures = (state.get("response") or {}).get("failures") or ([state["error"]] if state.get("error") else [])
+        if failures:
+            raise SearchIndexError(f"{self.product} at {self.url} could not copy {source} into {dest}: "
+                                   f"{_reason({'error': failures[0]}) if isinstance(failures[0], dict) else failures[0]}")
+
     def _rebuild(self, documents: Iterable[dict]) -> None:
         new = self._new_index_name()
         self._create_index(new, building=True)
+        self._fill_and_swap(new, lambda: self._bulk(new, self._operations(documents, [])))
+
+    def _fill_and_swap(self, new: str, fill) -> None:
+        """``fill`` the new index, then point the alias at it in one call and delete the old ones."""
         try:
-            self._bulk(new, self._operations(documents, []))
+            fill()
             self._call("PUT", f"/{new}/_settings", body={"index": {"refresh_interval": "1s",
                                                                     "translog": {"durability": "request"}}})
             self._call("POST", f"/{new}/_refresh")
@@ -429,6 +541,7 @@ class ClusterEngine:
         for name in old:
             self._delete_quietly(name)
         self._delete_orphans(keep=new)
+        self._current = True
         log.info("%s: alias %s now points at %s", self.product, self.alias, new)
 
     def _safe_alias_targets(self) -> list[str]:
@@ -549,6 +662,9 @@ class ClusterEngine:
             raise
 
     def search(self, request: SearchRequest) -> SearchResult:
+        if request.query is not None and needs_fields(request.query) and not self.has_current_mapping():
+            raise QueryUnsupported(f"the index {self.alias} in {self.product} was made by an older version; fielded "
+                                   "searches on subjects and whole values work after the next `unioncat index`")
         try:
             answer = self._call("POST", f"/{self.alias}/_search", body=search_body(request))
         except _HTTPError as exc:
@@ -556,4 +672,5 @@ class ClusterEngine:
                 return SearchResult(total=0, hits=[], facets={**{name: [] for name in FACET_FIELDS}, "year": []})
             raise
         hits = [summary(_AnyKey(hit["_source"])) for hit in answer["hits"]["hits"]]
-        return SearchResult(total=answer["hits"]["total"]["value"], hits=hits, facets=facets_from(answer["aggregations"]))
+        facets = facets_from(answer["aggregations"]) if request.facets else {}
+        return SearchResult(total=answer["hits"]["total"]["value"], hits=hits, facets=facets)

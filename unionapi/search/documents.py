@@ -28,6 +28,95 @@ class SearchUnavailable(RuntimeError):
     """The search cluster does not answer (or keeps refusing work): nothing is lost, index again later."""
 
 
+# -- fielded boolean queries (SRU's CQL): a small tree that every engine executes alike ----------
+TEXT_FIELDS = ("title", "creator", "subject", "any")  # folded words; "any": everything an entry says
+WHOLE_FIELDS = ("title", "creator", "subject")  # one whole value (a title, an author, a subject), folded
+VALUE_FIELDS = ("isbn", "id")  # ISBN-13s and entry ids, as stored
+
+
+@dataclass(frozen=True)
+class Words:
+    """Folded words in one field: all of them in any order, or (``phrase``) next to each other in one value."""
+    field: str
+    words: tuple[str, ...]
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A folded word of the field that starts with ``prefix`` (CQL right truncation, ``hist*``)."""
+    field: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A whole value of the field equals ``key`` (see ``value_key``): "Truyện Kiều" but not "Truyện Kiều tuyển chọn"."""
+    field: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Value:
+    """One of ``values`` exactly: an ISBN-13, an entry id."""
+    field: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Years:
+    """The entry's year within lo..hi, both included; None is open."""
+    lo: int | None = None
+    hi: int | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    """Every entry but those ``item`` matches (CQL's ``a not b`` is ``And((a, Not(b)))``)."""
+    item: object
+
+
+@dataclass(frozen=True)
+class Everything:
+    pass
+
+
+Query = Words | Prefix | Whole | Value | Years | And | Or | Not | Everything
+
+
+def value_key(text: str) -> str:
+    """A whole value as ``Whole`` compares it: folded words, one space apart (punctuation does not count)."""
+    return " ".join(words(fold(text)))
+
+
+def needs_fields(query: Query) -> set[str]:
+    """The kinds of index a query uses ("subject" words, "whole" values...), so that an engine whose index
+    predates them can say so instead of finding nothing."""
+    if isinstance(query, (And, Or)):
+        return set().union(*(needs_fields(item) for item in query.items)) if query.items else set()
+    if isinstance(query, Not):
+        return needs_fields(query.item)
+    if isinstance(query, Whole):
+        return {"whole"}
+    if isinstance(query, (Words, Prefix)) and query.field == "subject":
+        return {"subject"}
+    return set()
+
+
+class QueryUnsupported(RuntimeError):
+    """The index cannot answer this query yet (it was built by an older version: ``unioncat index --rebuild``)."""
+
+
 @dataclass
 class SearchRequest:
     q: str = ""
@@ -39,6 +128,12 @@ class SearchRequest:
     available: bool = False  # only entries with a copy on the shelf somewhere
     page: int = 1
     size: int = 20
+    query: Query | None = None  # a fielded query (SRU); replaces ``q``, the filters above still apply
+    start: int | None = None  # 0-based position of the first hit, instead of ``page`` (SRU's startRecord)
+    facets: bool = True  # SRU needs none: no aggregations to compute
+
+    def offset(self) -> int:
+        return self.start if self.start is not None else (self.page - 1) * self.size
 
     def folded_terms(self) -> list[str]:
         return words(fold(self.q))[:MAX_QUERY_TERMS]
@@ -56,8 +151,9 @@ class SearchResult:
 
 def well_cased(text: str) -> bool:
     """Not a title typed in capitals ("TRUYỆN KIỀU", as some school catalogues do) nor all in lower case."""
-    cased = [c for c in text if c.isupper() or c.islower()]
-    return len(cased) < 4 or (any(c.islower() for c in cased) and any(c.isupper() for c in cased))
+    if text != text.upper() and text != text.lower():  # both cases: the common answer, without a loop
+        return True
+    return sum(c.isupper() or c.islower() for c in text) < 4
 
 
 def _quality(record: CanonicalRecord) -> tuple:

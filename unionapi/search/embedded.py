@@ -2,10 +2,18 @@
 
 Text is folded in Python (normalizer.text.fold, the one folding function) before tantivy sees it,
 so index and queries cannot disagree; an exact copy (marks kept) ranks ``dế`` above ``dê``.
+
+An index whose schema is older than this code's (fields added for fielded queries) keeps answering
+what it can (``stale``); the next full rebuild builds the new one beside it and swaps the folders, and
+readers in other processes notice the new folder and reopen it.
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,10 +22,18 @@ from typing import Iterable
 import tantivy
 
 from normalizer.text import exact, fold
-from unionapi.search.documents import YEAR_BUCKETS, SearchRequest, SearchResult, summary
+from unionapi.search.documents import (YEAR_BUCKETS, And, Everything, Not, Or, Prefix, Query, QueryUnsupported,
+                                       SearchRequest, SearchResult, Value, Whole, Words, Years, needs_fields,
+                                       summary, value_key)
+
+log = logging.getLogger("unioncat.search")
 
 _FACETS = {"library": "library", "lang": "lang", "type": "type", "subject": "subject"}
 _BOOSTS = {"title": 4.0, "title_exact": 3.0, "authors": 2.0, "authors_exact": 1.5, "all_exact": 1.0}
+# fielded queries: the folded text field and the whole-value field of each index
+_TEXT = {"title": "title", "creator": "authors", "subject": "subjects", "any": "all"}
+_WHOLE = {"title": "title_key", "creator": "authors_key", "subject": "subject_key"}
+_VALUE = {"isbn": "isbn", "id": "id"}
 
 
 def _schema() -> tantivy.Schema:
@@ -29,6 +45,10 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
     builder.add_text_field("available", stored=False, tokenizer_name="raw", fast=True)
     builder.add_text_field("isbn", stored=False, tokenizer_name="raw")
+    # for fielded (SRU) queries: subjects' words, and whole titles, authors and subjects (value_key)
+    builder.add_text_field("subjects", stored=False, tokenizer_name="default")
+    for name in _WHOLE.values():
+        builder.add_text_field(name, stored=False, tokenizer_name="raw")
     builder.add_integer_field("year", stored=False, indexed=True, fast=True)
     builder.add_bytes_field("summary", stored=True, indexed=False, fast=False)
     return builder.build()
@@ -40,15 +60,32 @@ class EmbeddedEngine:
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.schema = _schema()
-        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         self.read_only = read_only
         self._reloaded = 0.0
         self._reload_lock = threading.Lock()
+        self._open()
+
+    def _open(self) -> None:
+        """The index in the folder; one an older version built (another schema) is opened as it is."""
+        try:
+            self.index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
+            self.stale = False
+        except ValueError as exc:
+            if "schema does not match" not in str(exc):
+                raise
+            self.index = tantivy.Index.open(str(self.path))
+            self.stale = True
+            log.warning("the search index in %s was built by an older version: it keeps answering searches, and "
+                        "fielded SRU searches once `unioncat index --rebuild` has rebuilt it", self.path)
+        self.schema = self.index.schema
+        self._folder = _identity(self.path)
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, documents: Iterable[dict], deleted_ids: Iterable[str], replace_all: bool = False) -> None:
         """Upsert and delete entries in one commit: searchers see all of it or none of it."""
+        if replace_all and self.stale:
+            self._replace(documents)
+            return
         writer = self.index.writer(heap_size=128_000_000, num_threads=1)
         try:
             if replace_all:
@@ -66,15 +103,47 @@ class EmbeddedEngine:
             raise
         self.index.reload()
 
+    def _replace(self, documents: Iterable[dict]) -> None:
+        """A rebuild with this version's schema: a new index beside the old one, then the folders swap
+        (the old one answers until then; a failed rebuild leaves it in place)."""
+        fresh, old = self.path.with_name(self.path.name + ".new"), self.path.with_name(self.path.name + ".old")
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        try:
+            index = tantivy.Index(_schema(), path=str(fresh))
+            writer = index.writer(heap_size=128_000_000, num_threads=1)
+            for document in documents:
+                writer.add_document(self._to_tantivy(document))
+            writer.commit()
+            writer.wait_merging_threads()
+            del writer, index
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(self.path, old)
+        os.rename(fresh, self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        self._open()
+        log.info("the search index in %s was rebuilt with the current schema", self.path)
+
     def _to_tantivy(self, document: dict) -> tantivy.Document:
+        """Each title, author and subject is a value of its own: a phrase never spans two of them."""
         doc = tantivy.Document()
         doc.add_text("id", document["id"])
-        title_text = " ".join(document["titles"])
-        author_text = " ".join(document["authors"])
-        all_text = " ".join([title_text, author_text, *document["subjects"], *document["other_text"]])
-        for name, text in (("title", title_text), ("authors", author_text), ("all", all_text)):
-            doc.add_text(name, fold(text))
-            doc.add_text(name + "_exact", exact(text))
+        for name, values in (("title", document["titles"]), ("authors", document["authors"])):
+            for text in values:
+                doc.add_text(name, fold(text))
+                doc.add_text(name + "_exact", exact(text))
+        for text in [*document["titles"], *document["authors"], *document["subjects"], *document["other_text"]]:
+            doc.add_text("all", fold(text))
+            doc.add_text("all_exact", exact(text))
+        for value in document["subjects"]:
+            doc.add_text("subjects", fold(value))
+        for name, values in (("title_key", document["titles"]), ("authors_key", document["authors"]),
+                             ("subject_key", document["subjects"])):
+            for key in {value_key(text) for text in values} - {""}:
+                doc.add_text(name, key)
         for value in document["libraries"]:
             doc.add_text("library", value)
         for value in document["available_libraries"]:
@@ -97,7 +166,11 @@ class EmbeddedEngine:
         now = time.monotonic()
         if now - self._reloaded > 1.0:
             with self._reload_lock:
-                self.index.reload()
+                folder = _identity(self.path)
+                if folder is not None and folder != self._folder:  # a rebuild swapped in a new index folder
+                    self._open()
+                elif folder is not None:
+                    self.index.reload()
                 self._reloaded = now
         return self.index.searcher()
 
@@ -107,23 +180,25 @@ class EmbeddedEngine:
     def search(self, request: SearchRequest) -> SearchResult:
         searcher = self._searcher()
         query = self._query(request)
-        offset = (request.page - 1) * request.size
-        found = searcher.search(query, limit=request.size, offset=offset, count=True)
+        found = searcher.search(query, limit=request.size, offset=request.offset(), count=True)
         hits = [json.loads(bytes(searcher.doc(address)["summary"][0])) for _score, address in found.hits]
-        return SearchResult(total=found.count, hits=hits, facets=self._facets(searcher, query))
+        return SearchResult(total=found.count, hits=hits,
+                            facets=self._facets(searcher, query) if request.facets else {})
 
     def _query(self, request: SearchRequest) -> tantivy.Query:
         schema, Q, Occur = self.schema, tantivy.Query, tantivy.Occur
         clauses = []
         folded, exact_terms = request.folded_terms(), request.exact_terms()
-        for term in folded:
+        if request.query is not None:
+            clauses.append((Occur.Must, self._fielded(request.query)))
+        for term in folded if request.query is None else []:
             clauses.append((Occur.Must, Q.term_query(schema, "all", term)))
             clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, "title", term), _BOOSTS["title"])))
             clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, "authors", term), _BOOSTS["authors"])))
-        for term in exact_terms:
+        for term in exact_terms if request.query is None else []:
             for field in ("title_exact", "authors_exact", "all_exact"):
                 clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, field, term), _BOOSTS[field])))
-        if len(folded) > 1:
+        if len(folded) > 1 and request.query is None:
             clauses.append((Occur.Should, Q.boost_query(Q.phrase_query(schema, "title", folded), 4.0)))
         for name, values in (("library", request.library), ("lang", request.lang), ("type", request.type)):
             if values:
@@ -134,9 +209,57 @@ class EmbeddedEngine:
         if request.year_from is not None or request.year_to is not None:
             clauses.append((Occur.Must, Q.range_query(schema, "year", tantivy.FieldType.Integer,
                                                       request.year_from, request.year_to)))
-        if not folded:
+        if not folded and request.query is None:
             clauses.append((Occur.Must, Q.all_query()))
         return Q.boolean_query(clauses)
+
+    def _fielded(self, query: Query) -> tantivy.Query:
+        """A fielded query as tantivy's term, phrase, regex, range and boolean queries."""
+        if self.stale and needs_fields(query):
+            raise QueryUnsupported(f"the search index in {self.path} was built by an older version; fielded searches "
+                                   "on subjects and whole values work once `unioncat index --rebuild` has run")
+        try:
+            return self._node(query)
+        except ValueError as exc:  # a field the (older) index does not have
+            raise QueryUnsupported(str(exc)) from None
+
+    def _node(self, node: Query) -> tantivy.Query:
+        schema, Q, Occur = self.schema, tantivy.Query, tantivy.Occur
+        if isinstance(node, Words):
+            field = _TEXT[node.field]
+            if node.phrase and len(node.words) > 1:
+                found = Q.phrase_query(schema, field, list(node.words))
+            else:
+                found = _all_of([Q.term_query(schema, field, word) for word in node.words])
+            if node.field != "any":
+                return found
+            # anywhere, ranked as the patron search ranks: the words in a title or an author weigh more
+            boosts = [(Occur.Should, Q.boost_query(Q.term_query(schema, name, word), _BOOSTS[name]))
+                      for word in node.words for name in ("title", "authors")]
+            return Q.boolean_query([(Occur.Must, found), *boosts])
+        if isinstance(node, Prefix):
+            return Q.regex_query(schema, _TEXT[node.field], re.escape(node.prefix) + ".*")
+        if isinstance(node, Whole):
+            return Q.term_query(schema, _WHOLE[node.field], node.key)
+        if isinstance(node, Value):
+            return Q.term_set_query(schema, _VALUE[node.field], list(node.values)) if node.values else Q.empty_query()
+        if isinstance(node, Years):
+            return Q.range_query(schema, "year", tantivy.FieldType.Integer, node.lo, node.hi)
+        if isinstance(node, And):
+            clauses = [(Occur.MustNot, self._node(item.item)) if isinstance(item, Not) else (Occur.Must, self._node(item))
+                       for item in node.items]
+            if not any(occur == Occur.Must for occur, _ in clauses):
+                clauses.append((Occur.Must, Q.all_query()))  # only exclusions: from everything
+            return Q.boolean_query(clauses)
+        if isinstance(node, Or):
+            if not node.items:
+                return Q.empty_query()
+            return Q.boolean_query([(Occur.Should, self._node(item)) for item in node.items])
+        if isinstance(node, Not):
+            return Q.boolean_query([(Occur.Must, Q.all_query()), (Occur.MustNot, self._node(node.item))])
+        if isinstance(node, Everything):
+            return Q.all_query()
+        raise TypeError(f"not a query node: {node!r}")
 
     def _facets(self, searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, list[dict]]:
         aggregations = {name: {"terms": {"field": field, "size": 30}} for name, field in _FACETS.items()}
@@ -148,3 +271,20 @@ class EmbeddedEngine:
         facets["year"] = [{"from": lo, "to": hi - 1 if hi else None, "count": b["doc_count"]}
                           for (lo, hi), b in zip(YEAR_BUCKETS, result["year"]["buckets"]) if b["doc_count"]]
         return facets
+
+
+def _all_of(queries: list[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    if not queries:
+        return tantivy.Query.empty_query()
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which folder is at ``path`` now (a rebuild renames a new one into place); None while there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
