@@ -5,19 +5,27 @@ was expected, so the IT person can fix it without reading code.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
 import os
 import re
 import ssl
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
+from config.directory import DIRECTORY_FIELDS, Directory, DirectoryError, parse_directory
+from config.network import Former, Network, continued_harvest, walk
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-KINDS = ("provincial", "district", "commune", "school")
+# what a library is; "district" is historical since 1 July 2025 (kept for the libraries that replaced them)
+KINDS = ("provincial", "district", "commune", "school", "ward", "reading_point", "rotation_point", "mobile",
+         "prison", "private", "other")
 PROTOCOLS = ("oai", "z3950", "file")
 ENGINES = ("embedded", "opensearch", "elasticsearch")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -42,6 +50,8 @@ FILE_DEFAULTS = {"max_delete_ratio": 0.2, "settle_s": 5.0, "id_field": "001", "s
 _ID_FIELD = re.compile(r"^(00[1-9])$|^([0-9]{3})\$?([a-z0-9])$")
 COMMON_FIELDS = {"id", "name", "kind", "parent", "protocol", "schedule", "branches", "enabled", "timeout_s",
                  "one_record_per_entry", "reconcile_schedule", "marc_flavour"}
+COMMON_FIELDS |= {"replaces", "valid_from", "harvest_as"}  # reorganisations (config.network)
+COMMON_FIELDS |= DIRECTORY_FIELDS  # where and how to get the book: address, hours, coordinates, OPAC (config.directory)
 # How MARC records are read: auto (each record tells: a 200 title and 100 coded data are UNIMARC), or fixed.
 MARC_FLAVOURS = ("auto", "marc21", "unimarc")
 _EVERY = re.compile(r"^every\s+(\d+)\s+(second|minute|hour|day)s?$")
@@ -72,6 +82,16 @@ class Library:
     reconcile_schedule: str = "0 4 * * 0"  # a complete listing, to learn about deletions
     marc_flavour: str = "auto"  # auto | marc21 | unimarc (MARC_FLAVOURS)
     options: dict[str, Any] = field(default_factory=dict)  # protocol fields not named above
+    directory: Directory = field(default_factory=Directory)  # address, phone, hours, coordinates, OPAC link
+    replaces: tuple[Former, ...] = ()  # the former libraries it took over (renamed, merged, split, moved)
+    valid_from: str | None = None  # YYYY-MM-DD: since when it is this library
+    harvest_as: str | None = None  # the former library whose harvest it continues, when it replaced several
+
+    @property
+    def storage_id(self) -> str:
+        """Where its harvests are kept (raw-store namespace, checkpoints, history): a library that took
+        over one former library whole continues that one's harvest; see config.network."""
+        return continued_harvest(self)
 
 
 @dataclass(frozen=True)
@@ -112,9 +132,16 @@ class Config:
     libraries: dict[str, Library]
     sources_file: Path
 
+    @functools.cached_property
+    def network(self) -> Network:
+        """Former ids -> current libraries (config.network), for everything that shows or filters libraries."""
+        return Network(self.libraries)
+
     def library(self, library_id: str) -> Library:
+        """A library by its id, or by a former id it replaced (a divided one: the library continuing it)."""
+        current = self.network.current(library_id) if library_id not in self.libraries else library_id
         try:
-            return self.libraries[library_id]
+            return self.libraries[current]
         except KeyError:
             known = ", ".join(self.libraries) or "none"
             raise ConfigError(f"{self.sources_file}: no library with id '{library_id}' (known: {known})") from None
@@ -399,8 +426,16 @@ def load_sources(path: Path) -> dict[str, Library]:
         if library.id in libraries:
             raise ConfigError(f"{path}: library '{library.id}' is listed twice")
         libraries[library.id] = library
-    for library in libraries.values():
-        if library.parent is not None and library.parent not in libraries:
+    _check_reorganisations(path, libraries)
+    network = Network(libraries)
+    for library in list(libraries.values()):
+        if library.parent is not None and library.parent not in libraries and network.is_former(library.parent):
+            now = network.resolve(library.parent)
+            if len(now) > 1:
+                raise ConfigError(f"{path}: library '{library.id}', field 'parent': '{library.parent}' was divided "
+                                  f"between {', '.join(now)}; name the one it belongs to now")
+            libraries[library.id] = dataclasses.replace(library, parent=now[0])  # a former id names its successor
+        elif library.parent is not None and library.parent not in libraries:
             raise ConfigError(
                 f"{path}: library '{library.id}', field 'parent': expected the id of another library "
                 f"in this file; got '{library.parent}'")
@@ -477,6 +512,10 @@ def _library(path: Path, position: int, entry: Any) -> Library:
     except (TypeError, ValueError):
         raise fail("timeout_s", "a number of seconds") from None
     options = _protocol_options(entry, protocol, fail)
+    try:
+        directory = parse_directory(entry, http_url_problem)
+    except DirectoryError as exc:
+        raise ConfigError(f"{where}, field '{exc.field}': {exc}") from None
     if options.get("path") and not Path(options["path"]).is_absolute():
         options["path"] = str((path.parent / options["path"]).resolve())  # relative to sources.yaml
     known = {"endpoint", "metadata_prefix", "set", "record_format"}
@@ -498,6 +537,8 @@ def _library(path: Path, position: int, entry: Any) -> Library:
         reconcile_schedule=reconcile,
         marc_flavour=marc_flavour,
         options={k: v for k, v in options.items() if k not in known},
+        directory=directory,
+        **_reorganisation(where, library_id, entry),
     )
 
 
@@ -551,3 +592,138 @@ def _protocol_options(entry: dict, protocol: str, fail) -> dict:
             raise fail("snapshot", "union (the catalogue is every current export file together) or latest (the "
                                    "newest file is the whole catalogue: what it lacks is deleted)")
     return options
+
+
+# -- reorganisations: replaces, valid_from, harvest_as (the alias map itself is config.network) -------------
+FORMER_FIELDS = {"id", "name", "kind", "parent", "until", "branches", "replaces", "harvest_as"}
+_FORMER_HELP = ("a list of the libraries it took over: ids (tv-kim-son) or mappings {id, name, kind, parent, until, "
+                "branches}")
+
+
+def _reorganisation(where: str, library_id: str, entry: dict) -> dict:
+    """replaces / valid_from / harvest_as of one library, each checked on its own (the network as a whole
+    is checked by _check_reorganisations once every library is read)."""
+    replaces = _formers(f"{where}, field 'replaces'", entry.get("replaces"))
+    harvest_as = entry.get("harvest_as")
+    if harvest_as is not None and harvest_as not in {former.id for former, _ in walk(replaces, library_id)}:
+        raise ConfigError(f"{where}, field 'harvest_as': expected the id of a library listed in its 'replaces' "
+                          f"(whose harvest it continues); got {harvest_as!r}")
+    return {"replaces": replaces, "harvest_as": harvest_as,
+            "valid_from": _date(where, "field 'valid_from'", entry.get("valid_from"))}
+
+
+def _date(where: str, name: str, value) -> str | None:
+    """A day as YYYY-MM-DD (YAML reads an unquoted 2025-07-01 as a date already)."""
+    if value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}, {name}: expected a date YYYY-MM-DD, e.g. 2025-07-01; got {value!r}")
+
+
+def _formers(where: str, value) -> tuple[Former, ...]:
+    """``where``: the file, library and field, for the errors (a nested ``replaces`` says its former library)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: expected {_FORMER_HELP}; got {value!r}")
+    out = []
+    for item in value:
+        item = {"id": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not _ID.match(item["id"]):
+            raise ConfigError(f"{where}: expected {_FORMER_HELP}; got {item!r}")
+        former = f"{where}, former library '{item['id']}'"
+        unknown = sorted(set(item) - FORMER_FIELDS)
+        if unknown:
+            raise ConfigError(f"{former}: unknown field '{unknown[0]}' (allowed: {', '.join(sorted(FORMER_FIELDS))})")
+        text = item.get("name")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ConfigError(f"{former}, 'name': expected its name as patrons knew it; got {text!r}")
+        if item.get("kind") is not None and item["kind"] not in KINDS:
+            raise ConfigError(f"{former}, 'kind': expected one of {', '.join(KINDS)}; got {item['kind']!r}")
+        parent = item.get("parent")
+        if parent is not None and (not isinstance(parent, str) or not _ID.match(parent)):
+            raise ConfigError(f"{former}, 'parent': expected the id of the library it belonged to; got {parent!r}")
+        branches = item.get("branches") or []
+        if not isinstance(branches, list) or not all(isinstance(code, (str, int)) and str(code) for code in branches):
+            raise ConfigError(f"{former}, 'branches': expected the branch codes this library takes, e.g. "
+                              f"[KS-XA]; got {item.get('branches')!r}")
+        nested = _formers(f"{former}, 'replaces'", item.get("replaces"))
+        harvest_as = item.get("harvest_as")
+        if harvest_as is not None and harvest_as not in {f.id for f, _ in walk(nested, item["id"])}:
+            raise ConfigError(f"{former}, 'harvest_as': expected the id of a library it replaced; got {harvest_as!r}")
+        out.append(Former(id=item["id"], name=text.strip() if text else None, kind=item.get("kind"), parent=parent,
+                          until=_date(former, "'until'", item.get("until")), branches=tuple(str(c) for c in branches),
+                          replaces=nested, harvest_as=harvest_as))
+    return tuple(out)
+
+
+def _check_reorganisations(path: Path, libraries: dict[str, Library]) -> None:
+    """Who replaced whom must make one history: no cycle, no current library replaced, one successor per
+    former library (several only when each takes its own branches: a split), one library per harvest."""
+    replaced_by: dict[str, list[tuple[str, Former, str]]] = {}  # former id -> (replacer, former, listed by)
+    for library in libraries.values():
+        for former, replacer in walk(library.replaces, library.id):
+            replaced_by.setdefault(former.id, []).append((replacer, former, library.id))
+    cycle = _cycle({former: [replacer for replacer, _, _ in found] for former, found in replaced_by.items()})
+    if cycle:
+        owner = next(listed for replacer, _, listed in replaced_by[cycle[0]] if replacer == cycle[1])
+        raise ConfigError(f"{path}: library '{owner}', field 'replaces': a cycle: {' -> '.join(cycle)} (each is "
+                          "said to be replaced by the next; a library cannot replace one that replaced it)")
+    for former_id, found in replaced_by.items():
+        replacer, former, owner = found[0]
+        if former_id in libraries:
+            raise ConfigError(f"{path}: library '{owner}', field 'replaces': '{former_id}' is still a library of "
+                              "this file; a library that was replaced is no longer there: remove its own entry "
+                              "(its records, holdings and harvest state stay) or take it out of 'replaces'")
+        if len(found) > 1 and not all(f.branches for _, f, _ in found):
+            replacer2, _, owner2 = found[1]
+            raise ConfigError(f"{path}: library '{owner2}', field 'replaces': '{former_id}' is replaced by both "
+                              f"'{replacer}' and '{replacer2}'; a former library has one successor (to divide it, "
+                              f"give each the branches it takes: {{id: {former_id}, branches: [CODE, ...]}})")
+        taken: dict[str, str] = {}
+        for replacer, former, owner in found:
+            for code in former.branches:
+                if code in taken:
+                    raise ConfigError(f"{path}: library '{owner}', field 'replaces': branch '{code}' of "
+                                      f"'{former_id}' already goes to '{taken[code]}'; each branch goes to one library")
+                taken[code] = replacer
+        for replacer, former, owner in found:
+            if former.parent and former.parent not in libraries and former.parent not in replaced_by:
+                raise ConfigError(f"{path}: library '{owner}', field 'replaces', former library '{former_id}', "
+                                  f"'parent': expected the id of a library of this file or of a former one; got "
+                                  f"'{former.parent}'")
+    harvested: dict[str, str] = {}
+    for library in libraries.values():
+        if library.storage_id in harvested:
+            raise ConfigError(f"{path}: library '{library.id}', field 'harvest_as': '{library.storage_id}' is "
+                              f"continued by '{harvested[library.storage_id]}' already; one library continues a "
+                              "former library's harvest")
+        harvested[library.storage_id] = library.id
+
+
+def _cycle(successors: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in "is replaced by" (its first id again at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the path being followed, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for following in sorted(successors.get(node, ())):
+            if state.get(following) == 1:
+                return path[path.index(following):] + [following]
+            if following not in state and (found := visit(following, path)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(successors):
+        if start not in state and (found := visit(start, [])):
+            return found
+    return None

@@ -117,13 +117,13 @@ class FileDropHarvester:
         self.max_file = int(settings.harvest_max_file_mb * 1024 * 1024)
         self.max_record = int(settings.harvest_max_record_mb * 1024 * 1024)
         self.http = HarvestClient(settings, library.timeout_s, max_mb=settings.harvest_max_file_mb, sleep=sleep,
-                                  fail_fast=store.last_success(library.id) is None)
+                                  fail_fast=store.last_success(library.storage_id) is None)
 
     def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
         """Process new or changed exports (every current one when ``full``); ``force`` lifts the deletion guard."""
         library, store = self.library, self.store
         result = HarvestResult(library.id, "failed", "full" if full else "incremental")
-        result.run_id = store.start_run(library.id, result.mode)
+        result.run_id = store.start_run(library.storage_id, result.mode)
         notes: list[str] = []
         try:
             drops = self._list()
@@ -139,7 +139,7 @@ class FileDropHarvester:
                 try:
                     data, mtime = self._load(drop)
                     digest = hashlib.sha256(data).hexdigest()
-                    if not full and store.file_processed(library.id, drop.name, digest):
+                    if not full and store.file_processed(library.storage_id, drop.name, digest):
                         continue
                     log.info("%s: reading %s (%d bytes)", library.id, drop.name, len(data))
                     processed.append(self._process(drop.name, data, digest, mtime, result))
@@ -147,7 +147,7 @@ class FileDropHarvester:
                     log.warning("%s: %s not processed: %s", library.id, drop.name, exc)
                     notes.append(f"{drop.name} not processed: {exc}")
                     if exc.keep is not None:  # over a size cap: kept (its first bytes) in quarantine, with the reason
-                        store.quarantine(library.id, None, f"{drop.name}: {exc}", exc.keep or None)
+                        store.quarantine(library.storage_id, None, f"{drop.name}: {exc}", exc.keep or None)
                     continue
                 result.pages += 1
                 if self.after_page:
@@ -325,7 +325,8 @@ class FileDropHarvester:
         fallback = _iso_time(mtime)
         counts, member, shared = Counts(), None, set()
         for batch in _batches(self._read(name, data, mtime), BATCH):
-            known = self.store.content_hashes(self.library.id, [r.identifier for r in batch if r.problem is None])
+            known = self.store.content_hashes(self.library.storage_id,
+                                              [r.identifier for r in batch if r.problem is None])
             items, bad = [], []
             for read in batch:
                 if read.member != member:
@@ -344,7 +345,7 @@ class FileDropHarvester:
                     items.append({"identifier": read.identifier, "format": read.fmt, "deleted": False, "sets": [],
                                   "datestamp": _datestamp_005(read.body, read.fmt) or fallback, "body": read.body,
                                   "derived": read.derived})
-            counts.add(self.store.store_page(self.library.id, items, None, bad))
+            counts.add(self.store.store_page(self.library.storage_id, items, None, bad))
             if batch[-1].number % (10 * BATCH) == 0:
                 log.info("%s: %s: %d records so far", self.library.id, batch[-1].member, batch[-1].number)
         self._log_member(member, counts, result)
@@ -382,7 +383,7 @@ class FileDropHarvester:
         Done after every file is stored, so a record that moved from one export to another is never
         deleted and re-added. A file that cannot be read now counts with what it held when last read.
         """
-        store, source = self.store, self.library.id
+        store, source = self.store, self.library.storage_id
         current = {drop.name for drop in drops}
         ledger = {row["name"]: row for row in store.processed_files(source)}
         removed = set(ledger) - current
@@ -408,7 +409,7 @@ class FileDropHarvester:
 
     def _reconcile(self, present: set[str], processed: list[Processed], removed: set[str], force: bool,
                    result: HarvestResult, why: str) -> list[str]:
-        store, source = self.store, self.library.id
+        store, source = self.store, self.library.storage_id
         deleted, refusal = store.reconcile(source, present, self.options.get("max_delete_ratio", 0.2), force)
         result.counts.deleted += deleted
         if refusal:

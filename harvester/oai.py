@@ -60,7 +60,7 @@ class OAIHarvester:
         self.library, self.store, self.settings = library, store, settings
         # a source that never answered fails at once on an unknown host or a refused connection
         self.http = HarvestClient(settings, library.timeout_s, sleep=sleep,
-                                  fail_fast=store.last_success(library.id) is None)
+                                  fail_fast=store.last_success(library.storage_id) is None)
         self.client = PatientSickle(library.endpoint, self.http)
         self.max_record = int(settings.harvest_max_record_mb * 1024 * 1024)
         self.after_page = after_page  # called with the page number after each stored page (tests, progress)
@@ -107,7 +107,7 @@ class OAIHarvester:
         """A listing of what changed; with ``full``, everything, and what the provider no longer lists
         (for providers that keep no deleted records) becomes deletions, behind the deletion guard."""
         library, store = self.library, self.store
-        state = store.state(library.id)
+        state = store.state(library.storage_id)
         checkpoint = None if full else state["checkpoint"]
         if checkpoint:
             mode = "resumed"
@@ -116,7 +116,7 @@ class OAIHarvester:
         else:
             mode = "incremental"
         result = HarvestResult(library.id, "failed", mode)
-        result.run_id = store.start_run(library.id, mode)
+        result.run_id = store.start_run(library.storage_id, mode)
         try:
             info = self.identify()
             if checkpoint is None:
@@ -130,7 +130,7 @@ class OAIHarvester:
                      f" (from {checkpoint['params']['from']})" if "from" in checkpoint["params"] else "")
             seen = self._list(checkpoint, result)
             if mode == "full" and not library.set:
-                deleted, refused = store.reconcile(library.id, seen,
+                deleted, refused = store.reconcile(library.storage_id, seen,
                                                    library.options.get("max_delete_ratio", 0.2), force)
                 result.counts.deleted += deleted
                 result.note = result.warning = refused
@@ -186,7 +186,7 @@ class OAIHarvester:
                 # the first page's clock is where the next incremental harvest must start
                 checkpoint["response_date"] = page.response_date
             if page.token and (page.token in seen_tokens or page.token == checkpoint["token"]):
-                result.counts.add(store.store_page(library.id, page.records, None, page.bad))
+                result.counts.add(store.store_page(library.storage_id, page.records, None, page.bad))
                 raise HarvestError(f"the server returned resumption token {page.token!r} again; stopping so the "
                                    "harvest does not loop forever (records so far are kept)")
             if page.token:
@@ -200,7 +200,7 @@ class OAIHarvester:
             checkpoint["token"] = page.token
             seen.update(item["identifier"] for item in page.records)
             seen.update(item["identifier"] for item in page.bad if item.get("identifier"))
-            counts = store.store_page(library.id, page.records, checkpoint if page.token else None, page.bad)
+            counts = store.store_page(library.storage_id, page.records, checkpoint if page.token else None, page.bad)
             result.counts.add(counts)
             result.pages += 1
             if result.pages % 10 == 0 or not page.token:
@@ -212,10 +212,10 @@ class OAIHarvester:
             if not page.token:
                 if checkpoint["response_date"] is None:
                     raise HarvestError("the server sent no responseDate; cannot plan the next incremental harvest")
-                store.finish_listing(library.id, checkpoint["response_date"])
+                store.finish_listing(library.storage_id, checkpoint["response_date"])
                 return seen
             if looping >= _LOOPING_PAGES:
-                store.clear_checkpoint(library.id)
+                store.clear_checkpoint(library.storage_id)
                 raise HarvestError(f"stopped after {result.pages} pages: the last {looping} pages listed only records "
                                    "this listing had already sent, under new resumption tokens (the server is "
                                    "looping); records so far are kept and the next run starts the listing again")
@@ -233,14 +233,14 @@ class OAIHarvester:
             response = self.client.harvest(**request)
         except FetchError as exc:
             if exc.kind == "too_large":  # kept (its first bytes) with the reason; a later run tries again
-                store.quarantine(library.id, None, f"{where} ({request}): {exc}", exc.body or None)
+                store.quarantine(library.storage_id, None, f"{where} ({request}): {exc}", exc.body or None)
                 raise HarvestError(f"{where} was not harvested and is in quarantine: {exc}") from None
             if exc.kind == "status":  # Identify was answered: the endpoint is right, this request failed
                 reason = (f"HTTP {exc.status} from {library.endpoint} for {where}: the server could not "
                           "answer this request")
                 if "(gave up after " in str(exc):
                     reason += " (gave up after " + str(exc).rsplit("(gave up after ", 1)[1]
-                store.quarantine(library.id, None, f"{where} ({request}): {reason}", exc.body or None)
+                store.quarantine(library.storage_id, None, f"{where} ({request}): {reason}", exc.body or None)
                 error = HarvestError(f"{where} could not be read and was kept in quarantine (the next run "
                                      f"retries it): {reason}")
                 error.detail = exc.detail
@@ -256,7 +256,7 @@ class OAIHarvester:
             if status >= 400:
                 exc = FetchError(f"HTTP {status} from {library.endpoint}: the server failed and sent no "
                                  f"OAI-PMH answer", "status", detail=excerpt(data), status=status)
-            store.quarantine(library.id, None, f"{where} ({request}): {exc}", data)
+            store.quarantine(library.storage_id, None, f"{where} ({request}): {exc}", data)
             error = HarvestError(f"{where} could not be read and was kept in quarantine (the next run retries "
                                  f"it): {exc}")
             error.detail = excerpt(data)

@@ -61,7 +61,7 @@ class Z3950Harvester:
         self.max_record = int(settings.harvest_max_record_mb * 1024 * 1024)
         # SRU requests go through it; for Z39.50 it checks the server's address and keeps the run's deadline
         self.http = HarvestClient(settings, library.timeout_s, sleep=sleep,
-                                  fail_fast=store.last_success(library.id) is None)
+                                  fail_fast=store.last_success(library.storage_id) is None)
         self.conn: ZoomConnection | SruConnection | None = None
         self._new_run()
 
@@ -130,13 +130,13 @@ class Z3950Harvester:
     # -- harvest -------------------------------------------------------------------------------
     def harvest(self, full: bool = False, force: bool = False) -> HarvestResult:
         library, store = self.library, self.store
-        state = store.state(library.id)
+        state = store.state(library.storage_id)
         last = state["last_success_response_date"]
         incremental = bool(library.options.get("incremental")) and not full and bool(last)
         mode = "incremental" if incremental else "full"
         started = datetime.now(timezone.utc)
         result = HarvestResult(library.id, "failed", mode)
-        result.run_id = store.start_run(library.id, mode)
+        result.run_id = store.start_run(library.storage_id, mode)
         try:
             query = library.options.get("query") or '@attr 1=_ALLRECORDS @attr 2=103 ""'
             if incremental:
@@ -154,7 +154,7 @@ class Z3950Harvester:
                 if mode == "full":
                     self._reconcile(seen, force, result)
                 # Z39.50 has no server clock: the next incremental run starts from this run's start
-                store.finish_listing(library.id, started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                store.finish_listing(library.storage_id, started.strftime("%Y-%m-%dT%H:%M:%SZ"))
             result.outcome = "ok"
         except HarvestError as exc:
             result.error = str(exc)
@@ -201,7 +201,7 @@ class Z3950Harvester:
             raw = self._with_retries(f"present of records {position + 1}-{position + count}", present)
             items, bad = self._items(raw, position)
             seen.update(item["identifier"] for item in items)
-            result.counts.add(self.store.store_page(library.id, items, None, bad))
+            result.counts.add(self.store.store_page(library.storage_id, items, None, bad))
             result.pages += 1
             position += count
             if result.pages % PROGRESS_EVERY == 0 or position >= total:
@@ -276,7 +276,7 @@ class Z3950Harvester:
         """After a complete full harvest: what the server no longer has becomes a deletion,
         unless the mass-deletion guard refuses (zero hits included)."""
         ratio = float(self.library.options.get("max_delete_ratio", 0.2))
-        deleted, refusal = self.store.reconcile(self.library.id, seen, ratio, force)
+        deleted, refusal = self.store.reconcile(self.library.storage_id, seen, ratio, force)
         result.counts.deleted += deleted
         if refusal:
             result.note = result.warning = refusal

@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time these come from 
     from .unimarc import FLAVOURS, canonical_from_any, canonical_from_unimarc, detect_flavour
 
 FORMATS = ("marcxml", "iso2709", "oai_dc")
+# What the normalizer reads. A catalogue normalized by another revision is normalized again, once,
+# from the raw store (unionapi.pipeline.normalize_changes): new fields reach records already stored.
+# 2: copies on rotation (952/995 owner and current location), links to digital documents (856, dc:identifier)
+REVISION = 2
 
 # re-exported name -> the submodule that defines it (imported on first use)
 _LAZY = {

@@ -9,6 +9,7 @@ from .dates import parse_year
 from .encodings import is_vietnamese_text, needs_look, repair_entry, repair_values
 from .extract import pages_from_extent, trim
 from .ids import normalize_isbn, normalize_issn
+from .links import add_link, looks_like_address
 from .records import UNKNOWN, Author, CanonicalRecord, Holding, RejectedRecord, SourceContext
 from .names import is_corporate_name
 from .text import fold
@@ -34,8 +35,15 @@ _LANGUAGES = {"vi": "vie", "vie": "vie", "viet": "vie", "tieng viet": "vie", "vi
               "tieng khmer": "khm", "th": "tha", "tha": "tha", "thai": "tha", "tieng thai": "tha",
               "la": "lat", "lat": "lat", "latin": "lat", "ces": "cze", "nld": "dut", "ell": "gre", "fas": "per",
               "msa": "may", "mya": "bur", "sqi": "alb", "hye": "arm", "eus": "baq", "kat": "geo", "isl": "ice",
-              "mkd": "mac", "mri": "mao", "ron": "rum", "slk": "slo", "bod": "tib", "cym": "wel"}
-_LANGUAGE_SPLIT = re.compile(r"\s*(?:[;,/+&]|\bva\b|\band\b)\s*")
+              "mkd": "mac", "mri": "mao", "ron": "rum", "slk": "slo", "bod": "tib", "cym": "wel",
+              # Vietnam's minority languages, by the MARC codes that exist for them (as unionapi.i18n names them)
+              "hmn": "hmn", "hmong": "hmn", "tieng mong": "hmn", "tieng hmong": "hmn", "tieng h'mong": "hmn",
+              "tieng h mong": "hmn",
+              "tai": "tai", "tieng tay": "tai", "tieng nung": "tai", "tieng tay thai": "tai",
+              "mkh": "mkh", "tieng muong": "mkh", "tieng ba na": "mkh", "tieng bahnar": "mkh", "tieng xo dang": "mkh",
+              "cmc": "cmc", "tieng cham": "cmc", "tieng e de": "cmc", "tieng ede": "cmc", "tieng gia rai": "cmc",
+              "tieng jrai": "cmc", "zha": "zha"}
+_LANGUAGE_SPLIT = re.compile(r"\s*(?:[;,/+&]|\s-\s|\bva\b|\band\b)\s*")
 _TYPES = {"text": "book", "book": "book", "sach": "book", "monograph": "book",
           "periodical": "serial", "serial": "serial", "journal": "serial", "bao": "serial", "tap chi": "serial",
           "image": "image", "stillimage": "image", "still image": "image", "hinh anh": "image",
@@ -163,6 +171,9 @@ def canonical_from_dc(body: bytes, ctx: SourceContext) -> CanonicalRecord:
 
     for ident in values.get("identifier", []):
         _identifier(ident, rec)
+    for relation in values.get("relation", []):  # a series name, or the address of a related document
+        if looks_like_address(relation):
+            add_link(rec.links, notes, "dc:relation", relation)
     for value in values.get("language", []):
         for lang in _LANGUAGE_SPLIT.split(fold(value)):
             if not lang:
@@ -207,9 +218,8 @@ def _edition(texts: list[str]) -> str | None:
 
 
 def _identifier(ident: str, rec: CanonicalRecord) -> None:
-    """ISBNs ("ISBN 978-...", "urn:isbn:...", or a bare string that validates), ISSNs, other ids."""
-    if ident.lower().startswith(("http://", "https://")):
-        return
+    """ISBNs ("ISBN 978-...", "urn:isbn:...", or a bare string that validates), ISSNs, addresses (a
+    repository's page of the document: a link, checked), other ids."""
     labelled = _ISBN_LABEL.match(ident)
     if labelled or _BARE_ISBN.match(ident):
         isbn, found = normalize_isbn(ident[labelled.end():] if labelled else ident)
@@ -228,6 +238,9 @@ def _identifier(ident: str, rec: CanonicalRecord) -> None:
             rec.issns.append(issn)
         else:
             rec.notes.append(f"ISSN {found} has a wrong check digit or form, skipped")
+        return
+    if looks_like_address(ident):
+        add_link(rec.links, rec.notes, "dc:identifier", ident)
         return
     if ident not in rec.system_numbers:
         rec.system_numbers.append(ident)

@@ -11,6 +11,7 @@ from .dates import best_year
 from .encodings import (_BEYOND_8BIT, is_vietnamese_text, repair_entry, repair_record_values, repair_values,
                         undecided_note)
 from .ids import normalize_isbn, normalize_issn
+from .links import add_link
 from .marc import MarcRecord
 from .records import (AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, UNKNOWN, WITHDRAWN, Author, CanonicalRecord,
                       Holding, RejectedRecord, SourceContext)
@@ -191,7 +192,7 @@ _KOHA_ITEMS = {
 }
 _KOHA_CODES = {tag: frozenset("".join(m.values())) for tag, m in _KOHA_ITEMS.items()}
 _852_CODES = frozenset("abchijp")
-_876_CODES = frozenset("pj")
+_876_CODES = frozenset("pjl")
 # 876 $j item status is free text; these words (English and Vietnamese) decide it
 _876_STATUS = ((("withdrawn", "thanh lý", "thanh ly"), WITHDRAWN), (("lost", "missing", "mất", "mat"), LOST),
                (("on loan", "checked out", "đang mượn", "dang muon", "cho mượn"), ON_LOAN),
@@ -202,11 +203,14 @@ _876_STATUS = ((("withdrawn", "thanh lý", "thanh ly"), WITHDRAWN), (("lost", "m
 def _holding_koha(tag: str, field, ctx: SourceContext, notes: list) -> Holding:
     codes = _KOHA_ITEMS[tag]
     sub = _subfields(field, _KOHA_CODES[tag])
-    code = sub.get(codes["holding"]) or sub.get(codes["home"]) or None
+    home = sub.get(codes["home"], "").strip() or None
+    code = sub.get(codes["holding"], "").strip() or home  # where the copy is now, else where it belongs
     holding = Holding(library=ctx.library, branch=ctx.branch_map.get(code, code) if code else None,
                       branch_code=code, location=sub.get(codes["location"]) or None,
                       call_number=sub.get(codes["call"]) or None, barcode=sub.get(codes["barcode"]) or None,
                       status=AVAILABLE)
+    if home and home != code:  # on rotation: it belongs to its home library, it is at the holding one
+        holding.owner_branch, holding.owner_branch_code = ctx.branch_map.get(home, home), home
     due = sub.get(codes["due"])
     if _set(sub.get(codes["withdrawn"])):
         holding.status = WITHDRAWN
@@ -282,8 +286,13 @@ def _item_876(field, base: Holding, ctx: SourceContext) -> Holding:
     sub = _subfields(field, _876_CODES)
     text = (sub.get("j") or "").casefold()
     status = next((s for words, s in _876_STATUS if any(w in text for w in words)), UNKNOWN)
-    return Holding(library=ctx.library, branch=base.branch, branch_code=base.branch_code, location=base.location,
+    item = Holding(library=ctx.library, branch=base.branch, branch_code=base.branch_code, location=base.location,
                    call_number=base.call_number, barcode=sub.get("p") or base.barcode, status=status)
+    away = (sub.get("l") or "").strip()  # 876 $l temporary location: the copy is there, its 852 is its home
+    if away and away != base.branch_code:
+        item.branch, item.branch_code = ctx.branch_map.get(away, away), away
+        item.owner_branch, item.owner_branch_code = base.branch, base.branch_code
+    return item
 
 
 # --- identifiers (MARC21 020/022, UNIMARC 010/011: same subfields $a valid, $z cancelled) ----------
@@ -302,6 +311,16 @@ def add_isbns(rec: CanonicalRecord, fields, notes: list) -> None:
                 rec.invalid_isbns.append(found)
                 if c == "a":
                     notes.append(f"ISBN {found} is not valid (wrong check digit or length)")
+
+
+def add_links(rec: CanonicalRecord, fields, notes: list, text_codes: str = "y3") -> None:
+    """856 $u (each one) as links to digital documents, checked by links.add_link; the link text is the
+    first of ``text_codes`` the field has (MARC 21: $y link text, $3 materials specified; UNIMARC: $2)."""
+    for f in fields:
+        text = next((v for code in text_codes for c, v in f[3] if c == code and v.strip()), None)
+        for c, v in f[3]:
+            if c == "u" and v.strip():
+                add_link(rec.links, notes, f"{f[0]} $u", v, text)
 
 
 def add_issns(rec: CanonicalRecord, fields, notes: list) -> None:
@@ -330,7 +349,7 @@ _SUBDIVISIONS = frozenset("vxyz")
 _SUBJECT_HEADING = {"600": "abcdq", "610": "ab", "611": "acdn", "630": "a"}
 _WANTED = frozenset(("020", "022", "035", "041", "082", "084", "090", "100", "110", "111", "130",
                      "240", "245", "246", "740", "250", "260", "264", "300", "490", "700", "710", "711", "830",
-                     "852", "876", "952", "995") + _SUBJECT_TAGS)
+                     "852", "856", "876", "952", "995") + _SUBJECT_TAGS)
 
 
 def _repair_field(f, repairs: list):
@@ -502,6 +521,8 @@ def canonical_from_marc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Canon
             if call:
                 rec.call_number = call
                 break
+
+    add_links(rec, get("856", empty), notes)
 
     for tag in ("952", "995"):
         for f in get(tag, empty):

@@ -49,6 +49,10 @@ class Holding:
     barcode: str | None = None
     status: str = UNKNOWN  # one of STATUSES
     due_date: str | None = None  # ISO date when on loan
+    # Rotation (luân chuyển): the branch the copy belongs to when it is elsewhere now (Koha 952 $a home
+    # library while $b, ``branch``, is where it is; an 876 $l temporary location). None when it is home.
+    owner_branch: str | None = None  # name via the branch map (code when unmapped)
+    owner_branch_code: str | None = None
 
 
 @dataclass
@@ -87,13 +91,21 @@ class CanonicalRecord:
     # {"field": "245" | "dc:title", "from": "TCVN3" | "VNI" | "CP1258" | "UTF-8 mojibake" | "UTF-8",
     #  "before": text as received (first 60 characters), "after": repaired text (first 60)}.
     repairs: list[dict] = field(default_factory=list)
+    # Digital documents (856 $u, Dublin Core identifier/relation URLs): [{"url": http(s) URL, "text": link
+    # text ($y / $3, else the host)}], checked by normalizer.links.
+    links: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON; lists are shared with the record, not copied (asdict's deep copy
-        was a third of the normalizing time of a national harvest)."""
+        was a third of the normalizing time of a national harvest). Fields added after records were
+        first stored (``LATER_FIELDS``) are left out while empty, so a record without them is stored,
+        and digested for publication, exactly as before: an upgrade moves no OAI datestamp by itself."""
         data = dict(self.__dict__)
         data["authors"] = [dict(a.__dict__) for a in self.authors]
-        data["holdings"] = [dict(h.__dict__) for h in self.holdings]
+        data["holdings"] = [_holding_dict(h) for h in self.holdings]
+        for name in LATER_FIELDS:
+            if not data[name]:
+                del data[name]
         return data
 
     @classmethod
@@ -101,13 +113,26 @@ class CanonicalRecord:
         known = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, frozenset(f.name for f in fields(cls)))
         values = {k: v for k, v in data.items() if k in known}
         values["authors"] = [Author(**a) for a in values.get("authors", [])]
-        values["holdings"] = [Holding(**h) for h in values.get("holdings", [])]
+        holding_fields = _FIELD_NAMES.get(Holding) or _FIELD_NAMES.setdefault(
+            Holding, frozenset(f.name for f in fields(Holding)))
+        values["holdings"] = [Holding(**{k: v for k, v in h.items() if k in holding_fields})
+                              for h in values.get("holdings", [])]
         if "year_confidence" not in values:  # stored before the field existed: we cannot tell how
             values["year_confidence"] = "none" if values.get("year") is None else "inferred"
         return cls(**values)
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}  # what from_dict accepts, worked out once per class
+LATER_FIELDS = ("links",)  # CanonicalRecord fields to_dict leaves out while empty
+_LATER_HOLDING_FIELDS = ("owner_branch", "owner_branch_code")  # Holding fields left out while None
+
+
+def _holding_dict(holding: Holding) -> dict[str, Any]:
+    data = dict(holding.__dict__)
+    if holding.owner_branch_code is None and holding.owner_branch is None:
+        for name in _LATER_HOLDING_FIELDS:
+            del data[name]
+    return data
 
 
 class RejectedRecord(ValueError):

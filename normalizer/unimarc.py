@@ -12,7 +12,7 @@ import re
 
 from .dates import best_year
 from .encodings import _BEYOND_8BIT, is_vietnamese_text
-from .extract import (_holding_koha, _holdings_852_876, _join_title, _subfield, add_isbns, add_issns,
+from .extract import (_holding_koha, _holdings_852_876, _join_title, _subfield, add_isbns, add_issns, add_links,
                       canonical_from_marc, fallback_title, pages_from_extent, repair_fields, trim)
 from .marc import MarcRecord
 from .names import is_vietnamese_name
@@ -324,6 +324,8 @@ def canonical_from_unimarc(marc: MarcRecord, ctx: SourceContext, fmt: str) -> Ca
         if v:
             rec.call_number = nfc(v)
             break
+
+    add_links(rec, get("856", ()), notes, text_codes="2")  # UNIMARC 856 $2: link text
 
     for f in get("995", ()):
         holding = _holding_koha("995", f, ctx, notes)

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 # the modules each target exercises: imported under instrumentation, and checked to be instrumented
 NORMALIZER = ["normalizer", "normalizer.text", "normalizer.records", "normalizer.encodings", "normalizer.ids",
-              "normalizer.dates", "normalizer.names", "normalizer.extract", "normalizer.unimarc"]
+              "normalizer.dates", "normalizer.names", "normalizer.links", "normalizer.extract",
+              "normalizer.unimarc"]
 UNDER_TEST = {
     "iso2709": [*NORMALIZER, "normalizer.iso2709", "normalizer.marc"],
     "marcxml": [*NORMALIZER, "normalizer.marc"],

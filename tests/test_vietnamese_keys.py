@@ -164,7 +164,8 @@ def dc(*elements: str) -> bytes:
     ("vie", ["vie"]), ("vi", ["vie"]), ("vi-VN", ["vie"]), ("Tiếng Việt", ["vie"]), ("Vietnamese", ["vie"]),
     ("tiếng Anh", ["eng"]), ("en-US", ["eng"]), ("Tiếng Việt; Tiếng Anh", ["vie", "eng"]),
     ("Tiếng Việt và tiếng Pháp", ["vie", "fre"]), ("fra", ["fre"]), ("deu", ["ger"]), ("tiếng Nga", ["rus"]),
-    ("tiếng Hàn", ["kor"]), ("tiếng Trung", ["chi"])])
+    ("tiếng Hàn", ["kor"]), ("tiếng Trung", ["chi"]), ("Tiếng Mông", ["hmn"]), ("tiếng H'Mông", ["hmn"]),
+    ("Tiếng Việt - Tiếng Tày", ["vie", "tai"]), ("tiếng Ê Đê", ["cmc"]), ("tiếng Mường", ["mkh"])])
 def test_dc_language(value, codes):
     assert normalize(dc(f"<dc:language>{value}</dc:language>"), "oai_dc", CTX).languages == codes
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from config import Library
+from config.network import home_branch
 from normalizer.records import STATUSES
 from storage.locks import Busy, hold
 from unionapi.params import BadRequest, Conflict, NotFound
@@ -24,29 +25,45 @@ _BODY_EXCERPT = re.compile(r""":\s*b?['"]""")
 
 
 def library_ref(config, library_id: str) -> dict:
-    """A library as answers name it: its id and its name (the id again when it is no longer configured)."""
-    library = config.libraries.get(library_id)
-    return {"id": library_id, "name": library.name if library else library_id}
+    """A library as answers name it: its id and its name (the id again when it is no longer configured);
+    a former library's id names the library that replaced it (config.network)."""
+    current = config.network.current(library_id)
+    library = config.libraries.get(current)
+    return {"id": current, "name": library.name if library else library_id}
+
+
+def as_of(services, stored_ids) -> str | None:
+    """When copies stored under these library ids were last harvested: the oldest of their last good
+    harvests (None when one never was), so a merged library's holdings are never said fresher than they are."""
+    found = [services.raw.last_success(i) for i in sorted(set(stored_ids))]
+    return None if not found or None in found else min(found)
 
 
 def group_holdings(members, services) -> list[dict]:
-    """Holdings of all members, by library then branch, with when each library was last harvested."""
+    """Holdings of all members, by library (of today: config.network) then branch, with when each
+    library was last harvested."""
     grouped: "OrderedDict[str, OrderedDict[str, list]]" = OrderedDict()
+    stored: dict[str, set[str]] = {}
+    network = services.config.network
     for member in members:
         for holding in member.holdings:
-            branches = grouped.setdefault(holding.library, OrderedDict())
+            library = network.current(holding.library, home_branch(holding))
+            stored.setdefault(library, set()).add(holding.library)
+            branches = grouped.setdefault(library, OrderedDict())
             branches.setdefault(holding.branch or "", []).append(holding)
     out = []
     for library_id, branches in grouped.items():
         branch_list = []
         for branch, holdings in branches.items():
             items = [{"location": h.location, "call_number": h.call_number, "barcode": h.barcode,
-                      "status": h.status, "due_date": h.due_date} for h in holdings
+                      "status": h.status, "due_date": h.due_date,
+                      # rotation: the branch it belongs to, while ``branch`` is where it is now
+                      "owner_branch": h.owner_branch, "owner_branch_code": h.owner_branch_code} for h in holdings
                      if h.status != "unknown" or h.call_number or h.barcode or h.location]
             counts = {status: sum(1 for h in holdings if h.status == status) for status in STATUSES}
             branch_list.append({"branch": branch or None, "items": items,
                                 "counts": {k: v for k, v in counts.items() if v}})
-        out.append({**library_ref(services.config, library_id), "as_of": services.raw.last_success(library_id),
+        out.append({**library_ref(services.config, library_id), "as_of": as_of(services, stored[library_id]),
                     "branches": branch_list})
     return out
 
@@ -60,19 +77,24 @@ class LibraryStatus:
     last_run: dict | None  # the latest run, whatever its outcome
     warning: dict | None  # {at, message}: deletions refused; the runs are "ok", the data is not
     next_run: str | None  # from the scheduler's job store
-    record_count: int
+    record_count: int  # its records, and those of the former libraries it replaced (config.network)
+    records_in_tree: int = 0  # with every library under it (a province with its communes)
 
 
 def network_status(services) -> list[LibraryStatus]:
-    counts = services.catalogue.record_counts()
+    """Each current library: its harvests (kept under its storage id: a renamed library's go on), its
+    records counted with those of the libraries it replaced, and with those of the libraries under it."""
+    counts = services.config.network.roll_up(services.catalogue.record_counts())
     upcoming = next_runs(services.config.settings.data_dir)
     out = []
     for library in services.config.libraries.values():
-        runs = services.raw.runs(library.id, limit=1)
-        out.append(LibraryStatus(library=library, last_success=services.raw.last_success(library.id),
-                                 last_failure=services.raw.last_failure(library.id),
-                                 last_run=runs[0] if runs else None, warning=services.raw.warning(library.id),
-                                 next_run=upcoming.get(library.id), record_count=counts.get(library.id, 0)))
+        source = library.storage_id
+        runs = services.raw.runs(source, limit=1)
+        own, tree = counts.get(library.id, (0, 0))
+        out.append(LibraryStatus(library=library, last_success=services.raw.last_success(source),
+                                 last_failure=services.raw.last_failure(source),
+                                 last_run=runs[0] if runs else None, warning=services.raw.warning(source),
+                                 next_run=upcoming.get(library.id), record_count=own, records_in_tree=tree))
     return out
 
 
@@ -108,7 +130,7 @@ def _deciding(services):
     """One decision at a time and never during a pipeline run; the index follows it at once."""
     with pipeline_for_request(services):
         yield clusters_for(services.config, services.catalogue)
-        index_changes(services.catalogue, services.engine)
+        index_changes(services.catalogue, services.engine, network=services.config.network, follow_network=False)
 
 
 def decide_report(services, report_id: int, action: str, who: str, comment: str | None = None) -> int:

@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from config.directory import DAYS
 from normalizer.match_model import label
 from normalizer.training import agreement
 from storage.locks import Busy
@@ -198,7 +200,7 @@ def openapi():
 @api.get("/api/search")
 def search():
     services = current_services()
-    search_request = parse_search(request.args, services.config.settings.max_page_size, services.config.libraries)
+    search_request = parse_search(request.args, services.config.settings.max_page_size, services.config.network)
     result = services.engine.search(search_request)
     hits = [{**hit, "libraries": [ref(i) for i in hit["libraries"]],
              "available_libraries": [ref(i) for i in hit["available_libraries"]],
@@ -216,7 +218,7 @@ def record(entry_id: str):
     members = services.catalogue.members(entry_id)
     if not members:
         return not_found(f"no union entry with id '{entry_id}'")
-    document = summary(entry_document(entry_id, members))
+    document = summary(entry_document(entry_id, members, services.config.network))
     document["libraries"] = [ref(i) for i in document["libraries"]]
     document["available_libraries"] = [ref(i) for i in document["available_libraries"]]
     document["members"] = [{**m.to_dict(), "library_name": ref(m.library)["name"]} for m in members]
@@ -227,22 +229,60 @@ def record(entry_id: str):
 @api.get("/api/libraries")
 def network():
     full = is_admin()
-    return jsonify(libraries=[{
+    return jsonify(libraries=[library_view(row, full) for row in actions.network_status(current_services())])
+
+
+@api.get("/api/libraries/<library_id>")
+def one_library(library_id: str):
+    """One library; a former id answers for the library that replaced it (``id`` says which), a divided one
+    with 409 and the libraries it went to."""
+    services = current_services()
+    now = services.config.network.resolve(library_id)
+    if not now:
+        return not_found(f"no library with id '{library_id}'; see /api/libraries")
+    if len(now) > 1:
+        return jsonify(error="conflict", message=f"'{library_id}' was divided between {', '.join(now)}",
+                       libraries=[ref(i) for i in now]), 409
+    row = next(row for row in actions.network_status(services) if row.library.id == now[0])
+    return jsonify(library_view(row, is_admin()))
+
+
+def library_view(row, full: bool) -> dict:
+    """A library in /api/libraries: its harvests, its records (with those of the libraries it replaced,
+    and ``records_in_tree`` with every library under it) and its history (``replaces``, ``valid_from``)."""
+    history = current_services().config.network.history(row.library.id)
+    return {
         "id": row.library.id, "name": row.library.name, "kind": row.library.kind, "parent": row.library.parent,
         "protocol": row.library.protocol, "enabled": row.library.enabled, "last_success": row.last_success,
         "last_failure": row.last_failure and {**row.last_failure,
                                               "error": public_error(row.last_failure["error"], full)},
         "last_run": row.last_run and {k: run_view(row.last_run, full)[k]
                                       for k in ("started_at", "ended_at", "outcome", "error", "note", "warning")},
-        "warning": row.warning, "next_run": row.next_run, "record_count": row.record_count}
-        for row in actions.network_status(current_services())])
+        "warning": row.warning, "next_run": row.next_run, "record_count": row.record_count,
+        "records_in_tree": row.records_in_tree, "valid_from": row.library.valid_from,
+        "replaces": history, "harvested_as": row.library.storage_id, "directory": directory_view(row.library)}
+
+
+def directory_view(library) -> dict | None:
+    """Where the library is and when it opens (sources.yaml's directory), with "open now" in its time zone."""
+    d = getattr(library, "directory", None)
+    if d is None or d.empty:
+        return None
+    hours = None if d.hours is None else {
+        day: [f"{start // 60}:{start % 60:02d}-{(end // 60) % 24}:{end % 60:02d}" for start, end in d.hours[k]]
+        for k, day in enumerate(DAYS)}
+    return {"address": d.address, "commune": d.commune, "phone": d.phone, "email": d.email, "website": d.website,
+            "hours": hours, "closed": list(d.closed), "timezone": d.timezone, "lat": d.lat, "lon": d.lon,
+            "open_now": d.is_open(datetime.now(timezone.utc))}
 
 
 @api.get("/api/harvests")
 def harvests():
     services, library = current_services(), request.args.get("library")
-    if library and library not in services.config.libraries:
+    if library and not services.config.network.resolve(library):
         raise UnknownLibrary(library)
+    if library in services.config.libraries:
+        library = services.config.libraries[library].storage_id  # a renamed library's harvests go on there
     limit = parse_whole_number("limit", request.args.get("limit", "50"), 1000)
     full = is_admin()
     return jsonify(harvests=[run_view(r, full) for r in services.raw.runs(library, limit=limit, detail=full)])
@@ -251,7 +291,7 @@ def harvests():
 @api.get("/api/libraries/<library_id>/quality")
 def quality(library_id: str):
     services = current_services()
-    if library_id not in services.config.libraries:
+    if not services.config.network.resolve(library_id):
         return not_found(f"no library with id '{library_id}'")
     report, full = quality_report(services, library_id, examples=5), is_admin()
     for example in report.get("quarantined", {}).get("examples", []):
@@ -285,12 +325,14 @@ def matcher():
 @api.get("/api/duplicates")
 def duplicates():
     library, status = request.args.get("library"), request.args.get("status", "open")
-    if library and library not in current_services().config.libraries:
+    network = current_services().config.network
+    if library and not network.resolve(library):
         raise UnknownLibrary(library)
     if status not in ("open", "merged", "rejected", "gone"):
         raise BadRequest(f"'status' is one of open, merged, rejected, gone; got '{status}'")
     page = parse_whole_number("page", request.args.get("page", "1"), 1000)
-    reports = current_clusters().reports(library=library, status=status, limit=50, offset=(page - 1) * 50)
+    sources = network.filter_ids(library) if library else None  # its records, and its former libraries'
+    reports = current_clusters().reports(library=sources, status=status, limit=50, offset=(page - 1) * 50)
     return jsonify(duplicates=[full_report(r) for r in reports], page=page)
 
 
@@ -355,8 +397,9 @@ def undo(decision_id: int):
 @token_required
 def harvest_now(library_id: str):
     services = current_services()
-    if library_id not in services.config.libraries:
+    if len(services.config.network.resolve(library_id)) != 1:
         return not_found(f"no library with id '{library_id}'")
+    library_id = services.config.library(library_id).id  # a former id: the library that replaced it
     full = parse_flag("full", request.args.get("full", "false"))
     if not start_harvest(services, library_id, full=full, who=g.who):
         return jsonify(error="busy", message=f"{library_id} is being harvested already; see "

@@ -165,14 +165,26 @@ class Catalogue(SQLiteFile):
         row = self.db.execute("SELECT seq FROM cursors WHERE name = 'normalize'").fetchone()
         return row[0] if row else 0
 
-    def rewind(self) -> None:
+    def rewind(self, normalizer_revision: int | None = None) -> None:
         """Normalize everything again from the raw store, record by record, in place.
 
         Nothing is deleted first: until each record's new version is written, its old one stays
         visible, so a rebuild that is killed half-way leaves a whole catalogue, never an empty one.
+        ``normalizer_revision``: the revision that will have normalized it (noted in the same transaction).
         """
         with self.transaction() as db:
             db.execute("DELETE FROM cursors WHERE name = 'normalize'")
+            if normalizer_revision is not None:
+                self.note_normalizer_revision(db, normalizer_revision)
+
+    def normalizer_revision(self) -> int | None:
+        row = self.db.execute("SELECT seq FROM cursors WHERE name = 'normalizer_revision'").fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def note_normalizer_revision(db: sqlite3.Connection, revision: int) -> None:
+        db.execute("INSERT INTO cursors (name, seq) VALUES ('normalizer_revision', ?)"
+                   " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq", (revision,))
 
     def dirty_entries(self) -> list[tuple[str, int]]:
         """(entry id, change stamp) pairs still to be written to the index."""
@@ -181,6 +193,13 @@ class Catalogue(SQLiteFile):
     def mark_all_dirty(self) -> None:
         with self.transaction() as db:
             db.execute("UPDATE entries SET dirty = 1 WHERE dirty = 0")
+
+    def mark_dirty_from(self, sources: list[str]) -> None:
+        """The entries holding a record of these libraries, to index again (the network was reorganised)."""
+        with self.transaction() as db:
+            for some in _chunks(sorted(sources)):
+                db.execute("UPDATE entries SET dirty = 1 WHERE dirty = 0 AND id IN (SELECT entry_id FROM records"
+                           f" WHERE source IN ({','.join('?' * len(some))}))", some)
 
     def mark_clean(self, entries: list[tuple[str, int]]) -> None:
         """After the index committed them; an entry changed again meanwhile stays dirty."""
@@ -322,17 +341,21 @@ class Catalogue(SQLiteFile):
     def record_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT source, count(*) FROM records GROUP BY source").fetchall())
 
-    def newest(self, source: str, limit: int = 20) -> list[tuple[str, CanonicalRecord]]:
-        """(entry id, record) of a library's most recently changed records, newest first (its page)."""
-        rows = self.db.execute("SELECT entry_id, data FROM records WHERE source = ?"
-                               " ORDER BY updated_at DESC, raw_seq DESC LIMIT ?", (source, limit))
+    def newest(self, source: str | list[str], limit: int = 20) -> list[tuple[str, CanonicalRecord]]:
+        """(entry id, record) of a library's most recently changed records, newest first (its page);
+        ``source`` may be the several ids a library's records are stored under (config.network)."""
+        sources = [source] if isinstance(source, str) else list(source)[:500]
+        rows = self.db.execute(f"SELECT entry_id, data FROM records WHERE source IN ({','.join('?' * len(sources))})"
+                               " ORDER BY updated_at DESC, raw_seq DESC LIMIT ?", (*sources, limit))
         return [(entry_id, CanonicalRecord.from_dict(json.loads(data))) for entry_id, data in rows]
 
-    def entry_count(self, source: str | None = None) -> int:
-        """How many entries (holding a record of this library, when given)."""
+    def entry_count(self, source: str | list[str] | None = None) -> int:
+        """How many entries (holding a record of this library, or of one of these ids, when given)."""
         if source is None:
             return self.db.execute("SELECT count(DISTINCT entry_id) FROM records").fetchone()[0]
-        return self.db.execute("SELECT count(DISTINCT entry_id) FROM records WHERE source = ?", (source,)).fetchone()[0]
+        sources = [source] if isinstance(source, str) else list(source)[:500]
+        return self.db.execute("SELECT count(DISTINCT entry_id) FROM records"
+                               f" WHERE source IN ({','.join('?' * len(sources))})", sources).fetchone()[0]
 
     def rejected_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT source, count(*) FROM rejected GROUP BY source").fetchall())

@@ -11,16 +11,22 @@ from unionapi.search import SearchRequest, SearchUnavailable
 
 
 def check_library(services, library) -> dict:
-    """Differences between the four places a library's records live; ``ok`` when there are none."""
-    raw = services.raw.live_identifiers(library.id)
-    prefix = f"{library.id}:"
-    catalogued = {record_id[len(prefix):] for record_id in services.catalogue.record_ids(library.id)}
-    rejected = {row["record_id"][len(prefix):] for row in services.catalogue.rejected(library.id)}
+    """Differences between the four places a library's records live; ``ok`` when there are none.
+
+    The source is compared with what the library harvests into (``storage_id``: a renamed library goes
+    on in the namespace of the one it replaced); its entries in the catalogue, with those of the former
+    libraries it replaced too, since the index names them all by its id (config.network). Records of a
+    former library are never "gone": no harvest looks for them any more, and they stay."""
+    source = library.storage_id
+    raw = services.raw.live_identifiers(source)
+    prefix = f"{source}:"
+    catalogued = {record_id[len(prefix):] for record_id in services.catalogue.record_ids(source)}
+    rejected = {row["record_id"][len(prefix):] for row in services.catalogue.rejected(source)}
     report = {"library": library.id, "raw": len(raw), "catalogue": len(catalogued), "rejected": len(rejected)}
     try:
         at_source = source_identifiers(library, services.raw, services.config.settings)
         report["source"] = len(at_source)
-        unreadable = {q["identifier"] for q in services.raw.quarantined(library.id) if q["identifier"]}
+        unreadable = {q["identifier"] for q in services.raw.quarantined(source) if q["identifier"]}
         report["quarantined_at_source"] = sorted((at_source - raw) & unreadable)
         report["not_harvested"] = sorted(at_source - raw - unreadable)
         report["gone_at_source"] = sorted(raw - at_source)
@@ -29,7 +35,7 @@ def check_library(services, library) -> dict:
         report["source_error"] = str(exc)
     report["not_in_catalogue"] = sorted(raw - catalogued - rejected)
     report["deleted_but_catalogued"] = sorted(catalogued - raw)
-    entries = services.catalogue.entry_count(library.id)
+    entries = _entry_count(services, library.id)
     try:
         indexed = services.engine.search(SearchRequest(library=[library.id], size=1)).total
     except SearchUnavailable as exc:  # the other counts still say where the records are
@@ -39,6 +45,24 @@ def check_library(services, library) -> dict:
                     and not report["not_in_catalogue"] and not report["deleted_but_catalogued"] and entries == indexed)
     report["advice"] = _advice(services, library, report)
     return report
+
+
+def _entry_count(services, library_id: str) -> int:
+    """The entries the index should name this library in: those holding a record stored under its id or
+    a former one's, and, of a divided former library (config.network), those whose copies came to it."""
+    network, catalogue = services.config.network, services.catalogue
+    stored = network.stored_ids(library_id)
+    divided = [i for i in network.source_ids(library_id) if i not in stored]
+    if not divided:
+        return catalogue.entry_count(stored)
+    entries = set(catalogue.entries_of([r for i in stored for r in catalogue.record_ids(i)]).values())
+    for former in divided:
+        ids = catalogue.record_ids(former)
+        entry_of = catalogue.entries_of(ids)
+        for record in network.records(list(catalogue.load(ids).values())):
+            if library_id == record.library or library_id in {h.library for h in record.holdings}:
+                entries.add(entry_of[record.record_id])
+    return len(entries)
 
 
 def _advice(services, library, report: dict) -> dict[str, str]:
@@ -61,7 +85,7 @@ def _advice(services, library, report: dict) -> dict[str, str]:
     cursor = services.catalogue.cursor()
     for key in ("not_in_catalogue", "deleted_but_catalogued"):
         if report.get(key):
-            ids = [f"{library.id}:{identifier}" for identifier in report[key][:500]]
+            ids = [f"{library.storage_id}:{identifier}" for identifier in report[key][:500]]
             pending = services.raw.changed_since(cursor, ids)
             advice[key] = "unioncat index" if pending == len(ids) else "unioncat index --rebuild"
     if report["indexed_entries"] is not None and report["entries"] != report["indexed_entries"]:

@@ -212,7 +212,7 @@ def cmd_dedup(config, args) -> int:
             if args.train:
                 train_matcher(config, services.catalogue, args.train_records)
             deduplicate_changes(config, services.catalogue, rebuild=True)
-            index_changes(services.catalogue, services.engine)
+            index_changes(services.catalogue, services.engine, network=config.network)
         log.info("%d union entries from %d records", services.catalogue.entry_count(),
                  sum(services.catalogue.record_counts().values()))
     finally:
@@ -253,12 +253,15 @@ def train_matcher(config, catalogue, limit: int) -> None:
 def cmd_duplicates(config, args) -> int:
     from unionapi.pipeline import clusters_for
     from unionapi.services import Services
-    if args.library:
-        config.library(args.library)
+    sources = None
+    if args.library:  # a library, or a former one: the records stored under its id and its formers'
+        sources = config.network.filter_ids(args.library)
+        if not sources:
+            config.library(args.library)  # says which ids there are
     services = Services.open(config, read_only=True)
     try:
         clusters = clusters_for(config, services.catalogue)
-        reports = clusters.reports(library=args.library, limit=args.limit)
+        reports = clusters.reports(library=sources, limit=args.limit)
         for report in reports:
             records = services.catalogue.load([report["a"], report["b"]])
             print(f"#{report['id']}  score {report['score']:.2f}  differs in: {', '.join(report['differing']) or '-'}")
@@ -284,10 +287,12 @@ def cmd_export(config, args) -> int:
     except ValueError as exc:
         print(f"unioncat export: --since: {exc}", file=sys.stderr)
         return 2
-    if args.library and args.library not in config.libraries:
+    if args.library and len(config.network.resolve(args.library)) != 1:
         print(f"unioncat export: unknown library '{args.library}'; the libraries of this network: "
               f"{', '.join(sorted(config.libraries))}", file=sys.stderr)
         return 2
+    if args.library:
+        args.library = config.network.resolve(args.library)[0]  # a former id: the library that replaced it
     to_stdout = args.output == "-"
     if to_stdout and sys.stdout.isatty():
         print("unioncat export: not writing an export to the terminal: give --output FILE, or pipe it "

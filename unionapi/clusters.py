@@ -391,7 +391,7 @@ class Clusters:
     def report(self, report_id: int) -> dict | None:
         return self.cataloguers.report(report_id)
 
-    def reports(self, library: str | None = None, status: str = "open", limit: int = 50,
+    def reports(self, library: str | list[str] | None = None, status: str = "open", limit: int = 50,
                 offset: int = 0) -> list[dict]:
         return self.cataloguers.reports(library, status, limit, offset)
 

@@ -217,14 +217,16 @@ class Decisions:
         found["differing"] = json.loads(found["differing"])
         return found
 
-    def reports(self, library: str | None = None, status: str = "open", limit: int = 50,
+    def reports(self, library: str | list[str] | None = None, status: str = "open", limit: int = 50,
                 offset: int = 0) -> list[dict]:
         """Doubtful pairs, the likeliest duplicates first (highest score); an open one only while
-        both records exist and are in different entries."""
+        both records exist and are in different entries. ``library``: a record of it (or of one of
+        these ids: a library and the former libraries it replaced) is in the pair."""
         sql, params = "SELECT id, a, b FROM reports WHERE status = ?", [status]
         if library:
-            sql += " AND (a LIKE ? OR b LIKE ?)"
-            params += [f"{library}:%", f"{library}:%"]
+            ids = [library] if isinstance(library, str) else list(library)
+            sql += " AND (" + " OR ".join(["a LIKE ? OR b LIKE ?"] * len(ids)) + ")"
+            params += [f"{i}:%" for i in ids for _ in "ab"]
         rows = self.db.execute(sql + " ORDER BY score DESC, id", params)
         shown: list[int] = []
         while len(shown) < offset + limit and (some := rows.fetchmany(500)):

@@ -16,7 +16,8 @@ class CatalogueCollector:
     def collect(self):
         services = self.services
         records = GaugeMetricFamily("unioncat_records", "Records in the catalogue, per library", labels=["library"])
-        for library, count in services.catalogue.record_counts().items():
+        counts = services.config.network.roll_up(services.catalogue.record_counts())  # former ids: their successor
+        for library, (count, _) in counts.items():
             records.add_metric([library], count)
         yield records
         quarantined = GaugeMetricFamily("unioncat_quarantined", "Items kept in quarantine, per library",
@@ -35,8 +36,8 @@ class CatalogueCollector:
         yield seconds
         last = GaugeMetricFamily("unioncat_last_success_timestamp", "When the last good harvest ended (Unix time)",
                                  labels=["library"])
-        for library in services.config.libraries:
-            ended = services.raw.last_success(library)
+        for library, found in services.config.libraries.items():
+            ended = services.raw.last_success(found.storage_id)
             if ended:
                 last.add_metric([library], time.mktime(time.strptime(ended, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
         yield last

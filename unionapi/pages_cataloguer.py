@@ -130,11 +130,13 @@ def safe_next(target: str | None) -> str:
 @bp.get("/cataloguer/duplicates")
 @cataloguer_only
 def duplicates():
+    network = current_services().config.network
     library_id = request.args.get("library") or None
-    library_id = library_id if library_id in libraries() else None
+    library_id = (network.resolve(library_id) or [None])[0] if library_id else None  # a former id: its successor
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 1 <= int(page) <= 1000 else 1
-    reports = current_clusters().reports(library=library_id, status="open", limit=REPORTS_PER_PAGE + 1,
+    sources = network.source_ids(library_id) if library_id else None  # its records, and its former libraries'
+    reports = current_clusters().reports(library=sources, status="open", limit=REPORTS_PER_PAGE + 1,
                                          offset=(page - 1) * REPORTS_PER_PAGE)
     return render_template("duplicates.html", reports=[comparison(r) for r in reports[:REPORTS_PER_PAGE]],
                            library=library_id, libraries=libraries().values(), page=page,

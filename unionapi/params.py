@@ -10,7 +10,8 @@ from normalizer.ids import normalize_isbn
 from unionapi.search import MAX_RESULT_WINDOW, SearchRequest
 
 MATERIAL_TYPES = ("book", "serial", "map", "score", "sound", "video", "image", "computer", "mixed", "other")
-SEARCH_PARAMS = {"q", "library", "year_from", "year_to", "lang", "type", "available", "page", "size"}
+SEARCH_PARAMS = {"q", "library", "year_from", "year_to", "lang", "type", "available", "online", "rotation", "page",
+                 "size"}
 # one value of lang= / type= (repeat the parameter, or comma-separate): the patterns openapi.json states
 LANG_VALUE = r"^[a-z]{3}(,[a-z]{3})*$"
 ISBN_SHAPE = r"^[0-9Xx][0-9Xx -]{8,20}$"
@@ -45,7 +46,8 @@ class UnknownLibrary(BadRequest):
 
 
 def parse_search(args, max_size: int, libraries) -> SearchRequest:
-    """``args``: the query string as a MultiDict (``get``, ``getlist``); ``libraries``: the known ids."""
+    """``args``: the query string as a MultiDict (``get``, ``getlist``); ``libraries``: the known ids, or
+    the network (``config.Config.network``), which also knows former ids and filters on their successors."""
     unknown = sorted(set(args) - SEARCH_PARAMS)
     if unknown:
         raise BadRequest(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SEARCH_PARAMS))}")
@@ -75,10 +77,13 @@ def parse_search(args, max_size: int, libraries) -> SearchRequest:
     if page * size > MAX_RESULT_WINDOW:
         raise NotFound(f"page {page} of size {size} goes deeper than the first {MAX_RESULT_WINDOW} results; "
                        "narrow the search instead")
-    library = many("library")
-    for value in library:
-        if value not in libraries:
+    library = []
+    resolve = getattr(libraries, "resolve", None)  # config.network.Network: a former id names its successor(s)
+    for value in many("library"):
+        current = resolve(value) if resolve else [value] * (value in libraries)
+        if not current:
             raise UnknownLibrary(value)
+        library += [i for i in current if i not in library]
     lang, types = many("lang"), many("type")  # their number first: a flood is refused before any work
     for value in args.getlist("lang"):
         if not re.fullmatch(LANG_VALUE, value):
@@ -90,17 +95,20 @@ def parse_search(args, max_size: int, libraries) -> SearchRequest:
     year_from, year_to = integer("year_from", 0, 9999), integer("year_to", 0, 9999)
     if year_from is not None and year_to is not None and year_from > year_to:
         year_from, year_to = year_to, year_from  # the same years, typed the other way round (echoed back)
-    available = args.get("available", "false").lower()
-    if available not in ("0", "1", "true", "false"):
-        raise BadRequest(f"'available' must be true or false; got '{available}'")
+    flags = {}
+    for name in ("available", "online", "rotation"):  # online: links to digital documents; rotation: copies away
+        value = args.get(name, "false").lower()
+        if value not in ("0", "1", "true", "false"):
+            raise BadRequest(f"'{name}' must be true or false; got '{value}'")
+        flags[name] = value in ("1", "true")
     return SearchRequest(q=q, library=library, lang=lang, type=types, year_from=year_from, year_to=year_to,
-                         available=available in ("1", "true"), page=page, size=size)
+                         page=page, size=size, **flags)
 
 
 def search_echo(r: SearchRequest) -> dict:
     """The search as understood, for the answer: a client sees what its parameters became."""
     return {"q": r.q, "library": r.library, "lang": r.lang, "type": r.type, "year_from": r.year_from,
-            "year_to": r.year_to, "available": r.available}
+            "year_to": r.year_to, "available": r.available, "online": r.online, "rotation": r.rotation}
 
 
 def parse_whole_number(name: str, value: str, high: int) -> int:

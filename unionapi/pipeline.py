@@ -6,7 +6,9 @@ step that died half-way is finished by running it again.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import time
 import traceback
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Iterator
 
 from config import Config
+from config.network import Network, changed_ids
 from harvester.rawstore import RawStore
-from normalizer import normalize
+from normalizer import REVISION as NORMALIZER_REVISION, normalize
 from normalizer.records import RejectedRecord, SourceContext
 from unionapi.catalogue import Catalogue, members_of
 from unionapi.publish.state import MEMBERS_KEY, PublicationState, members_digest
@@ -40,6 +43,21 @@ class NormalizeReport:
     reasons: list[str] = field(default_factory=list)  # the first few, for the log
 
 
+def _follow_normalizer_revision(catalogue: Catalogue) -> None:
+    """Records normalized by another revision of the normalizer are normalized again, once (in
+    place, from the raw store, as ``index --rebuild`` does); a new catalogue just notes the revision."""
+    stored = catalogue.normalizer_revision()
+    if stored == NORMALIZER_REVISION:
+        return
+    if catalogue.cursor() == 0:  # nothing normalized yet
+        with catalogue.transaction() as db:
+            catalogue.note_normalizer_revision(db, NORMALIZER_REVISION)
+        return
+    log.info("the normalizer has changed (revision %s -> %d): every stored record is normalized again, once",
+             stored if stored is not None else 1, NORMALIZER_REVISION)
+    catalogue.rewind(normalizer_revision=NORMALIZER_REVISION)
+
+
 def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, workers: int | None = None) -> NormalizeReport:
     """Normalize every raw record that changed since the catalogue's cursor.
 
@@ -47,6 +65,7 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
     per core) while this one writes the results in order; the normalizer is pure, so only bytes
     and records cross. The cursor advances batch by batch, so a run that dies resumes there."""
     report = NormalizeReport()
+    _follow_normalizer_revision(catalogue)
     cursor = catalogue.cursor()
     pending = raw.max_seq() - cursor
     if pending <= 0:
@@ -82,15 +101,29 @@ def normalize_changes(config: Config, raw: RawStore, catalogue: Catalogue, worke
     return report
 
 
+def _source_settings(config: Config, source: str) -> tuple[dict, str, str]:
+    """(branch map, dc_creators, marc_flavour) for records stored under ``source``: its library's, or
+    those of the library that replaced it (every successor's branches, for a divided library)."""
+    network = config.network
+    library = config.libraries.get(network.current(source))
+    if library is None:
+        return {}, "auto", "auto"
+    branches = {}
+    for successor in network.resolve(source):
+        branches.update(config.libraries[successor].branches)
+    branches.update(library.branches)
+    return branches, library.options.get("dc_creators", "auto"), library.marc_flavour
+
+
 def _batches(config: Config, changes) -> Iterator[tuple[list[tuple], int]]:
     """Raw records as plain tuples (what a worker process needs), BATCH at a time, with the last seq."""
-    batch = []
+    batch, sources = [], {}
     for record in changes:
-        library = config.libraries.get(record.source)
+        if record.source not in sources:
+            sources[record.source] = _source_settings(config, record.source)
+        branch_map, dc_creators, marc_flavour = sources[record.source]
         batch.append((record.id, record.source, record.format, record.body, record.deleted, record.seq,
-                      dict(library.branches) if library else {},
-                      library.options.get("dc_creators", "auto") if library else "auto",
-                      library.marc_flavour if library else "auto"))
+                      dict(branch_map), dc_creators, marc_flavour))
         if len(batch) >= BATCH:
             yield batch, record.seq
             batch = []
@@ -164,6 +197,8 @@ def network_model(config: Config):
 def clusters_for(config: Config, catalogue: Catalogue):
     from unionapi.clusters import Clusters
     one_per_source = {library.id: library.one_record_per_entry for library in config.libraries.values()}
+    one_per_source.update((former, one_per_source[current]) for former, current in config.network.aliases.items()
+                          if current in one_per_source)  # records stored under a former id: its successor's rule
     return Clusters(catalogue, one_per_source, network_model(config))
 
 
@@ -173,21 +208,28 @@ def deduplicate_changes(config: Config, catalogue: Catalogue, rebuild: bool = Fa
 
 
 def _entry_documents(job, db: sqlite3.Connection | None = None) -> list[dict]:
-    """The search documents of some entries (in a worker process: read from the catalogue file)."""
-    path, entry_ids = job
+    """The search documents of some entries (in a worker process: read from the catalogue file), naming
+    the libraries of today (``network``, the alias map: None names them as stored)."""
+    path, entry_ids, network = job
     own = db is None
     if own:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
     try:
-        return [{**entry_document(entry_id, members), MEMBERS_KEY: members_digest(members)}
+        return [{**entry_document(entry_id, members, network), MEMBERS_KEY: members_digest(members)}
                 for entry_id, members in members_of(db, entry_ids).items() if members]
     finally:
         if own:
             db.close()
 
 
-def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: int | None = None) -> int:
+def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: int | None = None,
+                  network: Network | None = None, follow_network: bool = True) -> int:
     """Write dirty entries to the search engine (every entry when ``rebuild``); returns how many.
+
+    ``network`` (``config.network``) names the libraries of today in the documents; when it names
+    some stored library otherwise than at the last run (a reorganisation in sources.yaml), the
+    entries of that library are indexed and published again, once (by the pipeline: a cataloguer's
+    decision, ``follow_network=False``, leaves that to it rather than make its request wait).
 
     Many entries are built into documents by ``workers`` processes (default: one per core) while
     this one hands them to the engine; a few are built here. The publication state (what /oai
@@ -195,13 +237,47 @@ def index_changes(catalogue: Catalogue, engine, rebuild: bool = False, workers: 
     are marked clean: a run that dies is simply run again (an unchanged entry keeps its datestamp)."""
     publication = PublicationState.beside(catalogue.path)
     try:
-        return _index_changes(catalogue, engine, publication, rebuild, workers)
+        return _index_changes(catalogue, engine, publication, rebuild, workers, network, follow_network)
     finally:
         publication.close()
 
 
+NETWORK_FILE = "network.json"  # beside the catalogue: the alias map (Network.state) the index was built with
+
+
+def _network_moved(catalogue: Catalogue, network: Network | None) -> dict | None:
+    """Mark dirty the entries of every stored library the alias map names otherwise than at the last
+    run; the map to save once they are indexed (None: nothing to save)."""
+    if network is None:
+        return None
+    path = Path(catalogue.path).with_name(NETWORK_FILE)
+    state = network.state()
+    try:
+        before = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        before = {}  # never saved: nothing was ever renamed
+    except ValueError:
+        before = None
+    if before == state:
+        return None
+    changed = sorted(set(state) | set(before or {})) if before is None else changed_ids(before, state)
+    if changed:
+        log.info("the network changed (%s): indexing and publishing their entries again once",
+                 ", ".join(f"{i} -> {state[i]['*']}" if i in state else f"{i} as itself" for i in changed[:10]))
+        catalogue.mark_dirty_from(changed)
+    return state
+
+
+def _save_network(catalogue: Catalogue, state: dict | None) -> None:
+    if state is not None:
+        path = Path(catalogue.path).with_name(NETWORK_FILE)
+        part = path.with_name(path.name + ".part")
+        part.write_text(json.dumps(state, sort_keys=True, indent=1), "utf-8")
+        os.replace(part, path)
+
+
 def _index_changes(catalogue: Catalogue, engine, publication: PublicationState, rebuild: bool,
-                   workers: int | None) -> int:
+                   workers: int | None, network: Network | None = None, follow_network: bool = True) -> int:
     from unionapi.clusters import retire_entries
     if not rebuild and getattr(engine, "stale", False) and catalogue.entry_count():
         log.info("rebuilding the search index once: it was made by an older version (fields are missing)")
@@ -211,8 +287,10 @@ def _index_changes(catalogue: Catalogue, engine, publication: PublicationState, 
     elif publication.is_empty() and catalogue.entry_count():
         log.info("publishing every entry once: the OAI-PMH publication state is new")
         catalogue.mark_all_dirty()
+    moved = _network_moved(catalogue, network) if follow_network else None
     dirty = catalogue.dirty_entries()
     if not dirty:
+        _save_network(catalogue, moved)
         return 0
     workers = cores() if workers is None else workers
     parallel = workers > 1 and len(dirty) >= PARALLEL_INDEX_FROM
@@ -221,7 +299,7 @@ def _index_changes(catalogue: Catalogue, engine, publication: PublicationState, 
     started = time.monotonic()
     removed = catalogue.entries_without_records([entry_id for entry_id, _ in dirty])
     written = 0
-    jobs = ((str(catalogue.path), [entry_id for entry_id, _ in dirty[start:start + INDEX_BATCH]])
+    jobs = ((str(catalogue.path), [entry_id for entry_id, _ in dirty[start:start + INDEX_BATCH]], network)
             for start in range(0, len(dirty), INDEX_BATCH))
 
     def documents():
@@ -240,6 +318,7 @@ def _index_changes(catalogue: Catalogue, engine, publication: PublicationState, 
     retire_entries(catalogue, changes.gone(removed))  # published, now deleted: never given to another entry
     changes.commit()
     catalogue.mark_clean(dirty)
+    _save_network(catalogue, moved)
     log.info("indexed %d entries, removed %d, in %.1f s", written, len(removed), time.monotonic() - started)
     return len(dirty)
 
@@ -254,7 +333,7 @@ def harvest_one(services, library, full: bool = False, force: bool = False, wait
     """
     from harvester import harvest_library
     from storage.locks import hold
-    with hold(services.locks_dir, f"harvest-{library.id}", wait_s=wait_s):
+    with hold(services.locks_dir, f"harvest-{library.storage_id}", wait_s=wait_s):  # one per raw-store namespace
         if on_locked:
             on_locked()
         return harvest_library(library, services.raw, services.config.settings, full=full, force=force)
@@ -268,7 +347,7 @@ def update_catalogue(services, rebuild: bool = False) -> None:
             services.catalogue.rewind()
         normalize_changes(services.config, services.raw, services.catalogue)
         deduplicate_changes(services.config, services.catalogue, rebuild=rebuild)
-        index_changes(services.catalogue, services.engine, rebuild=rebuild)
+        index_changes(services.catalogue, services.engine, rebuild=rebuild, network=services.config.network)
     update_zebra(services, rebuild=rebuild)  # the Z39.50 server's database, when publish.z3950.enabled
 
 

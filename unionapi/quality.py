@@ -8,12 +8,15 @@ from collections import Counter
 
 
 def quality_report(services, library_id: str, examples: int = 3) -> dict:
+    """Of the catalogue the library sends today (a former id: its successor's; a renamed library's
+    records and quarantine are kept under the id it continues, ``storage_id``)."""
     library = services.config.library(library_id)
-    report = {"library": library.id, "name": library.name, **services.catalogue.quality(library.id, examples)}
-    quarantined = services.raw.quarantined(library.id)
+    source = library.storage_id
+    report = {"library": library.id, "name": library.name, **services.catalogue.quality(source, examples)}
+    quarantined = services.raw.quarantined(source)
     report["quarantined"] = {"count": len(quarantined), "examples": [
         {k: q[k] for k in ("identifier", "reason", "size", "created_at")} for q in (quarantined[-examples:] if examples else [])]}
-    report.update(identifier_problems(services.raw, library.id, examples))
+    report.update(identifier_problems(services.raw, source, examples))
     return report
 
 

@@ -103,7 +103,7 @@ def run_library_job(library_id: str, full: bool = False, services=None, on_locke
     if library is None or not library.enabled:
         log.info("%s: not in the configuration any more; skipped", library_id)
         return
-    failures, wait = failure_backoff_left(services.raw, library_id, services.config.settings.failure_backoff_s)
+    failures, wait = failure_backoff_left(services.raw, library.storage_id, services.config.settings.failure_backoff_s)
     if wait > 0 and not explicit:
         log.info("%s: skipped: failed %d time(s) in a row; next attempt in %.0f s", library_id, failures, wait)
         return

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from normalizer.ids import normalize_isbn
+from normalizer.ids import isbn_query_values
 from normalizer.text import fold
 from unionapi.search.documents import (And, Everything, Not, Or, Prefix, Query, Value, Whole, Words, Years,
                                        value_key, words)
@@ -316,7 +316,7 @@ EXPLAINED = [
     ("dc.title", "title (words folded: diacritics optional)", "= adj all any == exact"),
     ("dc.creator", "author (also dc.author)", "= adj all any == exact"),
     ("dc.subject", "subject", "= adj all any == exact"),
-    ("bath.isbn", "ISBN, 10 or 13 digits, hyphens allowed", "= == exact any"),
+    ("bath.isbn", "ISBN, 10 or 13 digits, hyphens or spaces allowed", "= == exact any"),
     ("dc.date", "year of publication", "= == < > <= >= <> within"),
     ("rec.id", "union entry id", "= == exact any"),
     ("cql.anywhere", "anywhere (also cql.serverChoice, cql.keywords, a bare term)", "= adj all any"),
@@ -440,8 +440,8 @@ def _values(field: str, index: str, relation: str, term: str) -> Query:
     items = _unescape(term).split()
     if not items:
         raise CQLError(27, term)
-    if field == "isbn":  # any written form, 10 or 13 digits, hyphens: the entries' ISBN-13s
-        items = [normalize_isbn(item)[0] or item.replace("-", "").upper() for item in items]
+    if field == "isbn":  # any written form (normalizer.ids, as the patron search reads one): ISBN-13s
+        items = isbn_query_values(_unescape(term))
     return Value(field, tuple(dict.fromkeys(items)))
 
 

@@ -151,6 +151,7 @@ def download(entry_id: str, fmt: Format, args) -> Response:
     name = "unioncat-" + ascii_name(entry_id)
     if record is not None:
         name += "-" + ascii_name(next(m.library for m in members if m.record_id == record))
+    members = current_services().config.network.records(members)  # 852s: the libraries of today
     return answer(entry_body(entry_id, members, fmt, record, holdings), fmt, name)
 
 
@@ -169,7 +170,7 @@ def _search_view(fmt: Format):
     def view():
         services = current_services()
         search_request = parse_search(request.args, services.config.settings.max_page_size,
-                                      services.config.libraries)
+                                      services.config.network)
         result = services.engine.search(dataclasses.replace(search_request, facets=False))
         ids = [hit["id"] for hit in result.hits]
         members = services.catalogue.members_of(ids)
@@ -219,8 +220,7 @@ def search_citation_url(search_request: SearchRequest, suffix: str) -> str:
     pairs += [("type", v) for v in search_request.type]
     pairs += [(name, str(value)) for name, value in (("year_from", search_request.year_from),
                                                      ("year_to", search_request.year_to)) if value is not None]
-    if search_request.available:
-        pairs.append(("available", "true"))
+    pairs += [(flag, "true") for flag in ("available", "online", "rotation") if getattr(search_request, flag)]
     pairs += [("page", str(search_request.page)), ("size", str(search_request.size))]
     return url_for(f"downloads.search_{endpoint_name(FORMATS[suffix])}") + "?" + urlencode(pairs)
 
@@ -262,7 +262,7 @@ def copy_search():
         return render_template("copy.html", q="", result=None, error=None)
     try:
         search_request = parse_search(MultiDict([("q", q), ("page", page), ("size", str(COPY_PAGE_SIZE))]),
-                                      services.config.settings.max_page_size, services.config.libraries)
+                                      services.config.settings.max_page_size, services.config.network)
     except BadRequest as exc:
         return render_template("copy.html", q=q, result=None, error=t("bad_search", message=exc.message)), 400
     result = services.engine.search(dataclasses.replace(search_request, facets=False))

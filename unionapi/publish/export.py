@@ -100,6 +100,7 @@ def _items(services, library: str | None, since: int | None, deleted: bool) -> I
     for batch in _batches(services, library, since):
         live = [entry_id for entry_id, _, gone in batch if not gone]
         members = services.catalogue.members_of(live) if live else {}
+        members = {i: services.config.network.records(m) for i, m in members.items()}  # the libraries of today
         for entry_id, stamp, gone in batch:
             if gone or not members.get(entry_id):  # (no members: merged away since the state was read)
                 if deleted:

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import pymarc
 from lxml import etree
@@ -25,7 +26,7 @@ from pymarc import Indicators, Subfield
 from normalizer.extract import _join_title, trim
 from normalizer.records import AVAILABLE, LOST, NOT_FOR_LOAN, ON_LOAN, WITHDRAWN, CanonicalRecord
 from normalizer.text import fold, nfc, strip_controls
-from unionapi.search.documents import by_quality, representative
+from unionapi.search.documents import by_quality, holding_rows, representative
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
@@ -68,16 +69,10 @@ def choose(members: list[CanonicalRecord], chosen: str | None = None) -> Canonic
 
 
 def entry_holdings(members: list[CanonicalRecord]) -> list[dict]:
-    """One row per distinct (library, branch, call number, status) over every member's copies, in the
-    order the entry's page shows them (search.documents.entry_document does the same)."""
-    seen, rows = set(), []
-    for member in by_quality(members):
-        for h in member.holdings:
-            row = (h.library, h.branch or h.branch_code, h.call_number, h.status)
-            if row not in seen:
-                seen.add(row)
-                rows.append(dict(zip(("library", "branch", "call_number", "status"), row)))
-    return rows
+    """One row per distinct (library, branch, call number, status, owner) over every member's copies, in
+    the order the entry's page shows them (search.documents.holding_rows, the same rows: a copy on
+    rotation adds ``owner`` and ``owner_branch``, ``branch`` being where it is now)."""
+    return holding_rows(by_quality(members))
 
 
 # --- MARC 21 ---------------------------------------------------------------------------------------
@@ -157,6 +152,11 @@ def entry_marc(entry_id: str, members: list[CanonicalRecord], *, chosen: str | N
         add(_field("650", " ", "4", _subject_subfields(subject)))
     for author in authors[1:]:
         add(_name_field("7", author))
+    for link in rec.links:  # 856 4_ $u address $y link text (left out when it is only the host, as read back)
+        if link.get("url"):
+            text = link.get("text")
+            add(_field("856", "4", " ", [("u", link["url"])] + ([("y", text)] if text and text != _host(link["url"])
+                                                                else [])))
     if holdings:
         _add_holdings(record, entry_holdings(members), libraries or {})
     return record
@@ -247,25 +247,39 @@ def _subject_subfields(subject: str) -> list[tuple[str, str]]:
     return [("a", subject)]
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def _library_name(libraries: Mapping[str, object], library: str) -> str | None:
     value = libraries.get(library)
     return value if isinstance(value, str) or value is None else getattr(value, "name", None)
 
 
 def _add_holdings(record: pymarc.Record, rows: list[dict], libraries: Mapping[str, object]) -> None:
-    """852 $8 n $a library $b branch $h call number $z library name; 876 $8 n.1 $j status (when known)."""
+    """852 $8 n $a library $b branch $h call number $z library name; 876 $8 n.1 $j status (when known).
+
+    A copy on rotation is MARC 21's permanent and temporary location: 852 $b the branch it belongs to,
+    876 $l (temporary location) the branch it is at now; the normalizer reads them back so."""
     items = []
     for n, row in enumerate(rows, 1):
         subfields = [("8", str(n)), ("a", row["library"])]
-        if row["branch"]:
-            subfields.append(("b", row["branch"]))
+        home = row.get("owner_branch") or row["branch"]
+        if home:
+            subfields.append(("b", home))
         if row["call_number"]:
             subfields.append(("h", row["call_number"]))
         if name := _library_name(libraries, row["library"]):
             subfields.append(("z", name))
         record.add_field(_field("852", " ", " ", subfields))
-        if row["status"] in STATUS_WORDS:
-            items.append(_field("876", " ", " ", [("8", f"{n}.1"), ("j", STATUS_WORDS[row["status"]])]))
+        item = [("j", STATUS_WORDS[row["status"]])] if row["status"] in STATUS_WORDS else []
+        if row.get("owner_branch") and row["branch"]:
+            item.append(("l", row["branch"]))
+        if item:
+            items.append(_field("876", " ", " ", [("8", f"{n}.1"), *item]))
     for item in items:
         record.add_field(item)
 
@@ -410,6 +424,8 @@ def entry_dc(entry_id: str, members: list[CanonicalRecord], *, chosen: str | Non
     for issn in rec.issns:
         add("identifier", f"urn:issn:{issn}")
     add("identifier", entry_id)
+    for link in rec.links:  # the digital document's address (read back as a link; its text becomes the host)
+        add("identifier", link.get("url"))
     for language in rec.languages:
         add("language", language)
     for series in rec.series:
@@ -450,4 +466,5 @@ def entry_json(entry_id: str, members: list[CanonicalRecord], *, chosen: str | N
         "call_number": rec.call_number,
         "members": [m.record_id for m in by_quality(members)],
         "holdings": entry_holdings(members),
+        **({"links": [dict(link) for link in rec.links]} if rec.links else {}),
     }

@@ -41,7 +41,11 @@ DEFAULT_EMAIL = "admin@unioncat.invalid"  # a placeholder until settings.yaml na
 LEVEL_NAMES = {"provincial": "Thư viện cấp tỉnh (provincial libraries)",
                "district": "Thư viện cấp huyện (district libraries)",
                "commune": "Thư viện cấp xã (commune libraries)",
-               "school": "Thư viện trường học (school libraries)"}
+               "school": "Thư viện trường học (school libraries)",
+               "ward": "Thư viện cấp phường (ward libraries)", "reading_point": "Điểm đọc sách (reading points)",
+               "rotation_point": "Điểm luân chuyển sách (book rotation points)",
+               "mobile": "Thư viện lưu động (mobile libraries)", "prison": "Thư viện trại giam (prison libraries)",
+               "private": "Thư viện tư nhân (private libraries)", "other": "Thư viện khác (other libraries)"}
 # verb -> (required arguments, optional arguments, takes a resumptionToken)
 VERBS = {
     "Identify": ((), (), False),
@@ -288,7 +292,7 @@ class Repository:
         libraries = self.config.libraries
         family, _, value = spec.partition(":")
         if family == "library" and value:
-            return [value]
+            return self.config.network.resolve(value) or [value]  # a former library: the one that replaced it
         if family == "level":
             return [i for i, library in libraries.items() if not value or library.kind == value]
         if family == "province":
@@ -321,6 +325,7 @@ class Repository:
         holding = self.state.holding([row.id for row in rows])
         members = (self.services.catalogue.members_of([row.id for row in rows if not row.deleted])
                    if with_metadata else {})
+        members = {i: self.config.network.records(m) for i, m in members.items()}  # 852s: the libraries of today
         for row in rows:
             entry_members = members.get(row.id)
             deleted = row.deleted or (with_metadata and not entry_members)  # (being re-clustered: gone meanwhile)

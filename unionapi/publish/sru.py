@@ -173,6 +173,7 @@ def _escaping(version: str, params) -> str:
 
 def _record_data(schema: str, entry_id: str, members, services) -> etree._Element:
     from unionapi.publish import formats
+    members = services.config.network.records(members)  # 852s: the libraries of today (config.network)
     if schema == "marcxml":
         return formats.marc_element(formats.entry_marc(entry_id, members, holdings=True,
                                                        libraries=services.config.libraries))

@@ -72,11 +72,12 @@ class ZebraFeed:
     """The Zebra database in ``folder`` and its cursor over ``publication``."""
 
     def __init__(self, folder: Path | str, catalogue: Catalogue, publication: PublicationState,
-                 libraries: dict[str, str] | None = None, batch: int = BATCH):
+                 libraries: dict[str, str] | None = None, batch: int = BATCH, network=None):
         self.folder = Path(folder)
         self.db = ZebraDatabase(self.folder, DATABASE, CONFIG_DIR)
         self.catalogue, self.publication = catalogue, publication
         self.libraries = libraries or {}  # library id -> name, for the 852 $z
+        self.network = network  # config.network: the 852s name the libraries of today (None: as stored)
         self.batch = batch
 
     # -- the cursor ----------------------------------------------------------------------------
@@ -168,6 +169,8 @@ class ZebraFeed:
         """One batch: written to a file, indexed and committed (a running zebrasrv sees all of it or none)."""
         live = [p for p in page if not p.deleted]
         members = members_of(self.catalogue.db, [p.id for p in live])
+        if self.network is not None:
+            members = {i: self.network.records(m) for i, m in members.items()}
         records, updated, deleted, skipped = [], [], [], []
         for published in page:
             entry_members = members.get(published.id)
@@ -217,7 +220,8 @@ def update_zebra(services, rebuild: bool = False, wait_s: float = LOCK_WAIT_S) -
         return None
     publication = services.publication or PublicationState.beside(services.catalogue.path)
     libraries = {library.id: library.name for library in services.config.libraries.values()}
-    feed = ZebraFeed(zebra_folder(settings), services.catalogue, publication, libraries)
+    feed = ZebraFeed(zebra_folder(settings), services.catalogue, publication, libraries,
+                     network=services.config.network)
     try:
         if not rebuild and feed.up_to_date():
             return FeedReport()

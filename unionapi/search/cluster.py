@@ -52,7 +52,7 @@ BOOSTS = {"titles": 4.0, "titles.exact": 3.0, "authors": 2.0, "authors.exact": 1
 # fielded queries: the folded text field and the whole-value field of each index (as the embedded engine's)
 TEXT_FIELDS = {"title": "titles", "creator": "authors", "subject": "subjects.folded", "any": "all"}
 WHOLE_FIELDS = {"title": "titles.key", "creator": "authors.key", "subject": "subjects.key"}
-VALUE_FIELDS = {"isbn": "isbns", "id": "id"}
+VALUE_FIELDS = {"isbn": "isbns", "issn": "issns", "id": "id"}
 
 
 class SearchIndexError(RuntimeError):
@@ -117,14 +117,19 @@ MAPPING = {
         "languages": {"type": "keyword"},
         "material_type": {"type": "keyword"},
         "isbns": {"type": "keyword"},
+        "issns": {"type": "keyword"},
         "libraries": {"type": "keyword"},
         "available_libraries": {"type": "keyword"},
         "member_count": {"type": "integer"},
+        "online": {"type": "boolean"},  # present (true) when the entry has links to digital documents
+        "links": {"type": "object", "enabled": False},  # shown, never searched
         "holdings": {"type": "nested", "properties": {
             "library": {"type": "keyword"},
             "branch": {"type": "keyword"},
             "call_number": {"type": "keyword"},
             "status": {"type": "keyword"},
+            "owner": {"type": "keyword"},  # a copy on rotation: the library it belongs to
+            "owner_branch": {"type": "keyword"},
         }},
     },
 }
@@ -156,11 +161,24 @@ def available_filter(libraries: list[str], branches: list[str] | None = None, av
     return {"nested": {"path": "holdings", "query": {"bool": {"filter": conditions}}}}
 
 
+def rotation_filter(libraries: list[str]) -> dict:
+    """A copy on rotation (a holding row with an owner), at or belonging to one of ``libraries`` when given."""
+    conditions = [{"exists": {"field": "holdings.owner"}}]
+    if libraries:
+        conditions.append({"bool": {"should": [{"terms": {"holdings.library": list(libraries)}},
+                                               {"terms": {"holdings.owner": list(libraries)}}],
+                                    "minimum_should_match": 1}})
+    return {"nested": {"path": "holdings", "query": {"bool": {"filter": conditions}}}}
+
+
 def current_mapping(mappings: dict) -> bool:
-    """Whether an index has the fields fielded queries need (an older version made it without)."""
+    """Whether an index has the fields fielded queries, identifiers, links and rotation need (an older
+    version made it without)."""
     properties = mappings.get("properties", {})
     return ("key" in properties.get("titles", {}).get("fields", {})
-            and "folded" in properties.get("subjects", {}).get("fields", {}))
+            and "folded" in properties.get("subjects", {}).get("fields", {})
+            and "online" in properties and "issns" in properties
+            and "owner" in properties.get("holdings", {}).get("properties", {}))
 
 
 def tree_body(node: Query) -> dict:
@@ -220,6 +238,12 @@ def query_body(request: SearchRequest) -> dict:
         text = " ".join(exact_terms)
         for field in ("titles.exact", "authors.exact", "all.exact"):
             should.append({"match": {field: {"query": text, "boost": BOOSTS[field]}}})
+    identifier = request.identifier() if request.query is None else None
+    if identifier:  # "978-604-2-12345-6", "ISBN 604212345X": the entry holding that ISBN, or else the words
+        by_value = {"term": {VALUE_FIELDS[identifier[0]]: {"value": identifier[1], "boost": BOOSTS["titles"]}}}
+        must = [{"bool": {"should": [by_value, {"bool": {"must": must, "should": should}}],
+                          "minimum_should_match": 1}}]
+        should = []
     for field, values in (("libraries", request.library), ("languages", request.lang),
                           ("material_type", request.type)):
         if values:
@@ -227,6 +251,10 @@ def query_body(request: SearchRequest) -> dict:
     branches = list(getattr(request, "branch", None) or [])  # a branch filter, when the request has one
     if request.available or branches:
         filters.append(available_filter(list(request.library), branches, available=request.available))
+    if request.online:
+        filters.append({"term": {"online": True}})
+    if request.rotation:
+        filters.append(rotation_filter(list(request.library)))
     if request.year_from is not None or request.year_to is not None:
         bounds = {}
         if request.year_from is not None:
@@ -241,6 +269,7 @@ def aggregations() -> dict:
     aggs = {name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in FACET_FIELDS.items()}
     aggs["year"] = {"range": {"field": "year", "ranges": [
         {k: v for k, v in (("from", lo), ("to", hi)) if v is not None} for lo, hi in YEAR_BUCKETS]}}
+    aggs["online"] = {"filter": {"term": {"online": True}}}
     return aggs
 
 
@@ -271,6 +300,8 @@ def facets_from(aggs: dict) -> dict[str, list[dict]]:
               for name in FACET_FIELDS}
     facets["year"] = [{"from": lo, "to": hi - 1 if hi else None, "count": b["doc_count"]}
                       for (lo, hi), b in zip(YEAR_BUCKETS, aggs["year"]["buckets"]) if b["doc_count"]]
+    online = aggs.get("online", {}).get("doc_count", 0)
+    facets["online"] = [{"value": "true", "count": online}] if online else []
     return facets
 
 
@@ -669,7 +700,8 @@ class ClusterEngine:
             answer = self._call("POST", f"/{self.alias}/_search", body=search_body(request))
         except _HTTPError as exc:
             if exc.status == 404:  # nothing indexed yet
-                return SearchResult(total=0, hits=[], facets={**{name: [] for name in FACET_FIELDS}, "year": []})
+                return SearchResult(total=0, hits=[], facets={**{name: [] for name in FACET_FIELDS}, "year": [],
+                                                              "online": []})
             raise
         hits = [summary(_AnyKey(hit["_source"])) for hit in answer["hits"]["hits"]]
         facets = facets_from(answer["aggregations"]) if request.facets else {}

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from normalizer.ids import parse_identifier
 from normalizer.names import corporate_key, is_vietnamese_name, person_key
 from normalizer.records import AVAILABLE, CanonicalRecord
 from normalizer.text import exact, fold
@@ -31,7 +32,8 @@ class SearchUnavailable(RuntimeError):
 # -- fielded boolean queries (SRU's CQL): a small tree that every engine executes alike ----------
 TEXT_FIELDS = ("title", "creator", "subject", "any")  # folded words; "any": everything an entry says
 WHOLE_FIELDS = ("title", "creator", "subject")  # one whole value (a title, an author, a subject), folded
-VALUE_FIELDS = ("isbn", "id")  # ISBN-13s and entry ids, as stored
+VALUE_FIELDS = ("isbn", "issn", "id")  # ISBN-13s, ISSNs ("1234-5679") and entry ids, as stored
+MAX_ENTRY_LINKS = 10  # links to digital documents an entry document carries (its members' first ones)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class SearchRequest:
     year_from: int | None = None
     year_to: int | None = None
     available: bool = False  # only entries with a copy on the shelf somewhere
+    online: bool = False  # only entries with a link to a digital document (856 $u, a Dublin Core URL)
+    rotation: bool = False  # only entries with a copy on rotation (at, or belonging to, ``library`` when given)
     page: int = 1
     size: int = 20
     query: Query | None = None  # a fielded query (SRU); replaces ``q``, the filters above still apply
@@ -140,6 +144,11 @@ class SearchRequest:
 
     def exact_terms(self) -> list[str]:
         return words(exact(self.q))[:MAX_QUERY_TERMS]
+
+    def identifier(self) -> tuple[str, str] | None:
+        """``("isbn", ISBN-13)`` / ``("issn", ISSN)`` when ``q`` is one identifier in any written form
+        (normalizer.ids.parse_identifier): engines then find it by that value as well as by its words."""
+        return parse_identifier(self.q) if self.q and len(self.q) <= 100 else None
 
 
 @dataclass
@@ -213,8 +222,13 @@ def _unique_by(key, values) -> list:
     return out
 
 
-def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
-    """What every engine indexes for one union entry: summary fields plus searchable text."""
+def entry_document(entry_id: str, members: list[CanonicalRecord], network=None) -> dict:
+    """What every engine indexes for one union entry: summary fields plus searchable text.
+
+    ``network`` (``config.Config.network``) names the libraries of today: records and holdings stored
+    under a former library's id count for the library that replaced it (None: as stored)."""
+    if network is not None:
+        members = network.records(members)
     ordered = by_quality(members)
     best = ordered[0]
     authors = display_authors(ordered)
@@ -225,8 +239,7 @@ def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
     titles = _unique_by(lambda t: " ".join(words(exact(t))), (m.title for m in ordered))  # "TRUYỆN KIỀU" once
     # one row per distinct (library, branch, call number, status): cluster engines index them as nested
     # objects, so "available at branch X" matches a copy that is both at X and available
-    holdings = [dict(zip(("library", "branch", "call_number", "status"), row)) for row in _unique(
-        (h.library, h.branch or h.branch_code, h.call_number, h.status) for m in ordered for h in m.holdings)]
+    holdings = holding_rows(ordered)
     other_text = _unique([best.responsibility or "", *(m.publisher or "" for m in ordered),
                           *(s for m in ordered for s in m.series), *(m.edition or "" for m in ordered),
                           *(m.call_number or "" for m in ordered), *(i for m in ordered for i in m.isbns)])
@@ -247,11 +260,50 @@ def entry_document(entry_id: str, members: list[CanonicalRecord]) -> dict:
         "holdings": holdings,
         "member_count": len(members),
         "other_text": other_text,
+        **optional_fields(ordered),
     }
 
 
+def holding_rows(ordered: list[CanonicalRecord]) -> list[dict]:
+    """One row per distinct (library, branch, call number, status, owner) over the members' copies. A copy
+    on rotation (its owner branch set) adds ``owner`` (the library it belongs to) and ``owner_branch``:
+    ``branch`` stays where it is now, so "on the shelf at branch X" means at X today."""
+    rows = []
+    for row in _unique((h.library, h.branch or h.branch_code, h.call_number, h.status,
+                        h.owner_branch or h.owner_branch_code) for m in ordered for h in m.holdings):
+        found = dict(zip(("library", "branch", "call_number", "status"), row))
+        if row[4]:
+            found.update(owner=row[0], owner_branch=row[4])
+        rows.append(found)
+    return rows
+
+
+def entry_links(ordered: list[CanonicalRecord]) -> list[dict]:
+    """The members' links to digital documents, each address once, the best member's first, with the
+    library whose record gives it."""
+    return _unique_by(lambda link: link["url"], ({**link, "library": m.library} for m in ordered for link in m.links
+                                                 if link.get("url")))
+
+
+def optional_fields(ordered: list[CanonicalRecord]) -> dict:
+    """Document fields added after documents were first published, present only when they say something
+    (``links`` and ``online``, ``issns``): the document of an entry without them is what it was, and
+    an upgrade moves no OAI datestamp by itself (unionapi.publish.state digests documents)."""
+    found = {}
+    links = entry_links(ordered)[:MAX_ENTRY_LINKS]
+    if links:
+        found.update(links=links, online=True)
+    issns = _unique(i for m in ordered for i in m.issns)
+    if issns:
+        found["issns"] = issns
+    return found
+
+
 def summary(document: dict) -> dict:
-    """The part of an entry document a result list shows."""
+    """The part of an entry document a result list shows (``online``: it has links to digital documents)."""
     keys = ("id", "title", "authors", "year", "publisher", "material_type", "languages", "isbns", "libraries",
             "available_libraries", "member_count")
-    return {key: document[key] for key in keys}
+    found = {key: document[key] for key in keys}
+    found["online"] = bool(document.get("links"))
+    found["links"] = document.get("links") or []
+    return found

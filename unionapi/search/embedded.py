@@ -33,7 +33,7 @@ _BOOSTS = {"title": 4.0, "title_exact": 3.0, "authors": 2.0, "authors_exact": 1.
 # fielded queries: the folded text field and the whole-value field of each index
 _TEXT = {"title": "title", "creator": "authors", "subject": "subjects", "any": "all"}
 _WHOLE = {"title": "title_key", "creator": "authors_key", "subject": "subject_key"}
-_VALUE = {"isbn": "isbn", "id": "id"}
+_VALUE = {"isbn": "isbn", "issn": "issn", "id": "id"}
 
 
 def _schema() -> tantivy.Schema:
@@ -45,6 +45,10 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
     builder.add_text_field("available", stored=False, tokenizer_name="raw", fast=True)
     builder.add_text_field("isbn", stored=False, tokenizer_name="raw")
+    builder.add_text_field("issn", stored=False, tokenizer_name="raw")
+    builder.add_text_field("online", stored=False, tokenizer_name="raw", fast=True)  # "true": it has links
+    # libraries a copy on rotation is at or belongs to (holding rows with an owner)
+    builder.add_text_field("rotation", stored=False, tokenizer_name="raw", fast=True)
     # for fielded (SRU) queries: subjects' words, and whole titles, authors and subjects (value_key)
     builder.add_text_field("subjects", stored=False, tokenizer_name="default")
     for name in _WHOLE.values():
@@ -154,6 +158,12 @@ class EmbeddedEngine:
             doc.add_text("subject", value)
         for value in document["isbns"]:
             doc.add_text("isbn", value)
+        for value in document.get("issns", ()):
+            doc.add_text("issn", value)
+        if document.get("online"):
+            doc.add_text("online", "true")
+        for value in {row[key] for row in document["holdings"] if row.get("owner") for key in ("library", "owner")}:
+            doc.add_text("rotation", value)
         doc.add_text("type", document["material_type"])
         if document["year"] is not None:
             doc.add_integer("year", int(document["year"]))
@@ -191,27 +201,52 @@ class EmbeddedEngine:
         folded, exact_terms = request.folded_terms(), request.exact_terms()
         if request.query is not None:
             clauses.append((Occur.Must, self._fielded(request.query)))
+        words = []  # the patron's words: every one must match; titles, authors, exact marks rank higher
         for term in folded if request.query is None else []:
-            clauses.append((Occur.Must, Q.term_query(schema, "all", term)))
-            clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, "title", term), _BOOSTS["title"])))
-            clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, "authors", term), _BOOSTS["authors"])))
+            words.append((Occur.Must, Q.term_query(schema, "all", term)))
+            words.append((Occur.Should, Q.boost_query(Q.term_query(schema, "title", term), _BOOSTS["title"])))
+            words.append((Occur.Should, Q.boost_query(Q.term_query(schema, "authors", term), _BOOSTS["authors"])))
         for term in exact_terms if request.query is None else []:
             for field in ("title_exact", "authors_exact", "all_exact"):
-                clauses.append((Occur.Should, Q.boost_query(Q.term_query(schema, field, term), _BOOSTS[field])))
+                words.append((Occur.Should, Q.boost_query(Q.term_query(schema, field, term), _BOOSTS[field])))
         if len(folded) > 1 and request.query is None:
-            clauses.append((Occur.Should, Q.boost_query(Q.phrase_query(schema, "title", folded), 4.0)))
+            words.append((Occur.Should, Q.boost_query(Q.phrase_query(schema, "title", folded), 4.0)))
+        identifier = request.identifier() if request.query is None else None
+        if identifier and identifier[0] in self._fields():
+            # "978-604-2-12345-6", "ISBN 604212345X": the entry holding that ISBN, or else the words
+            by_value = Q.boost_query(Q.term_query(schema, identifier[0], identifier[1]), _BOOSTS["title"])
+            clauses.append((Occur.Must, Q.boolean_query([(Occur.Should, by_value),
+                                                         (Occur.Should, Q.boolean_query(words))])))
+        else:
+            clauses += words
         for name, values in (("library", request.library), ("lang", request.lang), ("type", request.type)):
             if values:
                 clauses.append((Occur.Must, Q.term_set_query(schema, name, list(values))))
         if request.available:
             clauses.append((Occur.Must, Q.exists_query("available") if not request.library else
                             Q.term_set_query(schema, "available", list(request.library))))
+        for flag, field in ((request.online, "online"), (request.rotation, "rotation")):
+            if flag:
+                self._require(field)
+                clauses.append((Occur.Must, Q.term_set_query(schema, field, list(request.library)) if field ==
+                                "rotation" and request.library else Q.exists_query(field)))
         if request.year_from is not None or request.year_to is not None:
             clauses.append((Occur.Must, Q.range_query(schema, "year", tantivy.FieldType.Integer,
                                                       request.year_from, request.year_to)))
         if not folded and request.query is None:
             clauses.append((Occur.Must, Q.all_query()))
         return Q.boolean_query(clauses)
+
+    def _fields(self) -> set[str]:
+        """The fields this index has (an older one lacks those added since)."""
+        if self.stale:
+            return {name for name in ("isbn", "issn", "online", "rotation") if _has_field(self.schema, name)}
+        return {"isbn", "issn", "online", "rotation"}
+
+    def _require(self, field: str) -> None:
+        if field not in self._fields():
+            raise QueryUnsupported(f"the search index in {self.path} was built by an older version; the {field} filter "
+                                   "works once `unioncat index` has rebuilt it")
 
     def _fielded(self, query: Query) -> tantivy.Query:
         """A fielded query as tantivy's term, phrase, regex, range and boolean queries."""
@@ -265,9 +300,13 @@ class EmbeddedEngine:
         aggregations = {name: {"terms": {"field": field, "size": 30}} for name, field in _FACETS.items()}
         aggregations["year"] = {"range": {"field": "year", "ranges": [
             {k: v for k, v in (("from", lo), ("to", hi)) if v is not None} for lo, hi in YEAR_BUCKETS]}}
+        if "online" in self._fields():
+            aggregations["online"] = {"terms": {"field": "online", "size": 1}}
         result = searcher.aggregate(query, aggregations)
         facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in result[name]["buckets"]]
                   for name in _FACETS}
+        online = sum(b["doc_count"] for b in result.get("online", {}).get("buckets", []) if b["key"] == "true")
+        facets["online"] = [{"value": "true", "count": online}] if online else []
         facets["year"] = [{"from": lo, "to": hi - 1 if hi else None, "count": b["doc_count"]}
                           for (lo, hi), b in zip(YEAR_BUCKETS, result["year"]["buckets"]) if b["doc_count"]]
         return facets
@@ -279,6 +318,14 @@ def _all_of(queries: list[tantivy.Query]) -> tantivy.Query:
     if not queries:
         return tantivy.Query.empty_query()
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
+
+
+def _has_field(schema: tantivy.Schema, name: str) -> bool:
+    try:
+        tantivy.Query.term_query(schema, name, "x")  # refused for a field the schema does not have
+    except ValueError:
+        return False
+    return True
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
