@@ -140,7 +140,7 @@ def query_mix(count: int, seed: int = SEED) -> list[dict]:
 
 
 def start_opensearch(heap: str):
-    from tests.opensearch import LocalOpenSearch
+    from bench.opensearch_node import LocalOpenSearch
     LocalOpenSearch.install()
     node = LocalOpenSearch(heap=heap).start(timeout_s=180)
     print(f"# OpenSearch started at {node.url} in {node.startup_s:.1f} s (heap {heap})", file=sys.stderr)

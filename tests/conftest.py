@@ -143,7 +143,7 @@ def api_server():
 
 
 # One OpenSearch node per session for every module that asks for it (imported into each module, a session
-# fixture would start one node per module). At the end: tests.opensearch imports this module's helpers.
+# fixture would start one node per module).
 from tests.opensearch import opensearch_url  # noqa: E402,F401
 
 
@@ -198,3 +198,31 @@ def demo_catalogue(folder: Path, records: int = 1000) -> dict:
     members = catalogue.members_of(list(catalogue.all_entry_ids()))
     documents = [entry_document(entry_id, records) for entry_id, records in members.items() if records]
     return {"config_dir": config_dir, "config": config, "raw": raw, "catalogue": catalogue, "documents": documents}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium (tests/browser.py) for one test module; screenshots go to test-artifacts/."""
+    from tests.browser import SCREENSHOTS, start_chromium, stop_chromium
+    driver = start_chromium()
+    driver.implicitly_wait(0)
+    driver.set_script_timeout(60)
+    yield driver
+    stop_chromium(driver)
+    print(f"\nscreenshots: {SCREENSHOTS}")
+
+
+def embedded_schema_before_sru():
+    """The embedded engine's tantivy schema as it was before fielded search (SRU, issue 21): for tests
+    of an index made by an older unioncat."""
+    import tantivy
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    for name in ("title", "title_exact", "authors", "authors_exact", "all", "all_exact"):
+        builder.add_text_field(name, stored=False, tokenizer_name="default")
+    for name in ("library", "lang", "type", "subject", "available"):
+        builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
+    builder.add_text_field("isbn", stored=False, tokenizer_name="raw")
+    builder.add_integer_field("year", stored=False, indexed=True, fast=True)
+    builder.add_bytes_field("summary", stored=True, indexed=False, fast=False)
+    return builder.build()

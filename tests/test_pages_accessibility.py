@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from config import load_config
-from tests.browser import SCREENSHOTS, build_demo, screenshot, start_chromium, stop_chromium
+from tests.browser import build_demo, screenshot
 from tests.conftest import REPO
 from unionapi.directory import communes, distance_km
 
@@ -33,15 +33,6 @@ def site(tmp_path_factory, request):
     request.addfinalizer(server.stop)
     server.config = load_config(config_dir)
     return server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_chromium()
-    driver.set_script_timeout(60)
-    yield driver
-    stop_chromium(driver)
-    print(f"\nscreenshots: {SCREENSHOTS}")
 
 
 def css(driver, selector):

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.browser import SCREENSHOTS, TOKEN, build_demo, screenshot, start_chromium, stop_chromium
+from tests.browser import TOKEN, build_demo, screenshot
 
 
 
@@ -22,15 +22,6 @@ def site(tmp_path_factory, request):
     request.addfinalizer(lambda: [p.stop() for p in providers])
     request.addfinalizer(server.stop)
     return server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_chromium()
-    driver.implicitly_wait(0)
-    yield driver
-    stop_chromium(driver)
-    print(f"\nscreenshots: {SCREENSHOTS}")
 
 
 def goes(driver, action) -> None:

@@ -25,7 +25,7 @@ from normalizer.records import STATUSES, Author, CanonicalRecord, Holding, Rejec
 from tests.conftest import SCHEMAS, local_schema
 from unionapi.publish.citations import bibtex, csl_json, ris
 from unionapi.publish.formats import (dc_bytes, entry_dc, entry_holdings, entry_json, entry_marc, is_creator, iso2709,
-                                      marc_element, marcxml, marcxml_collection)
+                                      marc_element, marc_text, marcxml, marcxml_collection)
 from unionapi.search.documents import entry_document, representative
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
@@ -564,3 +564,16 @@ def test_csl_json_validates_against_the_csl_schema_and_keeps_vietnamese_names_wh
     assert all(item["type"] in ("book", "periodical") for item in items[3:])
     assert csl_json([("e", [book(year=1990, year_confidence="decade")])])[0]["issued"] == \
         {"date-parts": [[1990]], "circa": True}
+
+
+@FAST
+@given(st.data())
+def test_marc_text_is_marc_element_written_out(data):
+    """OAI-PMH pages embed ``marc_text``: the very element ``marc_element`` builds, control characters and all."""
+    text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+    record = pymarc.Record(leader="00000nam a2200000 a 4500")
+    record.add_field(pymarc.Field(tag="001", data=data.draw(text)))
+    record.add_field(pymarc.Field(tag="245", indicators=pymarc.Indicators("1", "0"),
+                                  subfields=[pymarc.Subfield("a", data.draw(text)), pymarc.Subfield("c", data.draw(text))]))
+    assert etree.tostring(etree.fromstring(marc_text(record)), method="c14n") == etree.tostring(
+        marc_element(record), method="c14n")

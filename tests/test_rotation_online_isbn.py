@@ -16,6 +16,7 @@ from normalizer import normalize
 from normalizer.ids import isbn13_to_10, isbn_query_values, parse_identifier, valid_isbn13
 from normalizer.links import MAX_TEXT, MAX_URL, web_link
 from normalizer.records import CanonicalRecord, Holding, SourceContext
+from tests.conftest import embedded_schema_before_sru
 from tests.opensearch import cluster_product  # opensearch_url: the session fixture, from tests/conftest.py
 from unionapi.publish import formats
 from unionapi.publish.cql import compile_query
@@ -441,17 +442,8 @@ def test_an_embedded_index_made_before_these_fields_keeps_answering_and_is_rebui
     import tantivy
     from unionapi.search import embedded as embedded_module
     from unionapi.search.documents import QueryUnsupported
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("title", "title_exact", "authors", "authors_exact", "all", "all_exact"):
-        builder.add_text_field(name, stored=False, tokenizer_name="default")
-    for name in ("library", "lang", "type", "subject", "available"):
-        builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
-    builder.add_text_field("isbn", stored=False, tokenizer_name="raw")
-    builder.add_integer_field("year", stored=False, indexed=True, fast=True)
-    builder.add_bytes_field("summary", stored=True, indexed=False, fast=False)
     (tmp_path / "index").mkdir()
-    old = tantivy.Index(builder.build(), path=str(tmp_path / "index"))
+    old = tantivy.Index(embedded_schema_before_sru(), path=str(tmp_path / "index"))
     writer = old.writer(heap_size=15_000_000, num_threads=1)
     doc = tantivy.Document()
     doc.add_text("id", "kieu")

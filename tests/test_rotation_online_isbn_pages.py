@@ -16,7 +16,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.browser import screenshot, start_chromium, stop_chromium
+from tests.browser import screenshot
 from tests.conftest import REPO, ApiServer, conforms, write_config
 
 ISBN = "9786042123457"  # ISBN-10 6042123459
@@ -226,14 +226,6 @@ def test_search_page_online_filter_and_isbn_forms(site):
 
 
 # -- in a browser -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_chromium()
-    driver.implicitly_wait(0)
-    yield driver
-    stop_chromium(driver)
-
-
 def loads(driver, action) -> None:
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait

@@ -25,7 +25,7 @@ from lxml import etree
 from harvester.zoom import ZoomConnection, ZoomError
 from normalizer.ids import isbn13_to_10
 from normalizer.text import fold
-from tests.conftest import REPO, ApiServer, demo_catalogue, write_config
+from tests.conftest import REPO, ApiServer, demo_catalogue, embedded_schema_before_sru, write_config
 from tests.opensearch import cluster_product  # opensearch_url: the session fixture, from tests/conftest.py
 from unionapi.app import create_app
 from unionapi.catalogue import Catalogue
@@ -253,24 +253,10 @@ def test_cql_finds_what_it_says(demo):
 
 
 # -- an index built before fielded search: still answering, then rebuilt -----------------------------------
-def _schema_before_fielded_search() -> tantivy.Schema:
-    """The embedded engine's schema as it was before SRU (no subjects' words, no whole values)."""
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("title", "title_exact", "authors", "authors_exact", "all", "all_exact"):
-        builder.add_text_field(name, stored=False, tokenizer_name="default")
-    for name in ("library", "lang", "type", "subject", "available"):
-        builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
-    builder.add_text_field("isbn", stored=False, tokenizer_name="raw")
-    builder.add_integer_field("year", stored=False, indexed=True, fast=True)
-    builder.add_bytes_field("summary", stored=True, indexed=False, fast=False)
-    return builder.build()
-
-
 def test_an_embedded_index_from_before_is_served_then_rebuilt_in_a_new_folder(tmp_path, demo):
     documents = demo["documents"][:60]
     (tmp_path / "index").mkdir()
-    old = tantivy.Index(_schema_before_fielded_search(), path=str(tmp_path / "index"))
+    old = tantivy.Index(embedded_schema_before_sru(), path=str(tmp_path / "index"))
     writer = old.writer(heap_size=20_000_000, num_threads=1)
     writer.commit()
     del writer, old
