@@ -102,9 +102,14 @@ ENV_OVERRIDES = ("UNIONCAT_DATA_DIR", "UNIONCAT_SEARCH_ENGINE", "UNIONCAT_SEARCH
 
 # --------------------------------------------------------------------------- helpers for the run
 def rss_hwm_mb(pid: int) -> float | None:
+    return proc_status_mb(pid, "VmHWM")
+
+
+def proc_status_mb(pid: int, key: str) -> float | None:
+    """A memory figure of a process from /proc/<pid>/status (VmHWM: its peak, VmRSS: now), in MB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None

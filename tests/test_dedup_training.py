@@ -10,7 +10,7 @@ from itertools import combinations
 import pytest
 
 from normalizer.dedup import DIFFERENT, SAME, compare, explain
-from normalizer.match_model import LEVELS, MatchModel, default_model
+from normalizer.match_model import MatchModel, default_model
 from normalizer.training import Label, agreement, estimate
 from bench.dedup_quality import load_demo
 from tests.conftest import REPO, ApiServer, write_config

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from config import ConfigError, http_url_problem, load_config
-from config.directory import DAYS, Directory, DirectoryError, parse_directory, parse_hours, source_id
+from config.directory import DAYS, Directory, DirectoryError, parse_directory, source_id
 from tests.conftest import REPO, oai_library, write_config
 from unionapi.directory import MapPoint, communes, distance_km, nearest_first, parse_place, svg_map
 

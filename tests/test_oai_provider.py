@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import re
 import sqlite3
 import subprocess
 import sys
@@ -18,12 +17,10 @@ import time
 import warnings
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pymarc
 import pytest
 import requests
-import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 

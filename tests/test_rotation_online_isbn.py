@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from normalizer import normalize
 from normalizer.ids import isbn13_to_10, isbn_query_values, parse_identifier, valid_isbn13
 from normalizer.links import MAX_TEXT, MAX_URL, web_link
-from normalizer.records import CanonicalRecord, Holding, SourceContext
+from normalizer.records import CanonicalRecord, SourceContext
 from tests.conftest import embedded_schema_before_sru
 from tests.opensearch import cluster_product  # opensearch_url: the session fixture, from tests/conftest.py
 from unionapi.publish import formats
@@ -274,7 +274,7 @@ def test_isbn10_ending_in_x_and_issn_forms_and_what_is_not_an_identifier():
         assert parse_identifier(words) is None, words
     assert isbn_query_values(f"{ISBN} 604000004X") == [ISBN, ISBN_X]  # several ISBNs (SRU "any")
     # SRU's bath.isbn reads the same forms through the same function
-    assert compile_query(f'bath.isbn = "978 604 2 12345 7"') == Value("isbn", (ISBN,))
+    assert compile_query('bath.isbn = "978 604 2 12345 7"') == Value("isbn", (ISBN,))
     assert compile_query('bath.isbn = "ISBN 6042123459 (bìa mềm)"') == Value("isbn", (ISBN,))
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
 import pytest
-import requests
 from lxml import etree
 
 from tests.browser import screenshot

@@ -126,8 +126,7 @@ def oai():
 
 
 def _answer(chunks) -> Response:
-    body = chunks if isinstance(chunks, (str, bytes)) else _batched(chunks)
-    return Response(body, mimetype="text/xml", content_type="text/xml; charset=utf-8")
+    return Response(_batched(chunks), mimetype="text/xml", content_type="text/xml; charset=utf-8")
 
 
 def _batched(chunks, size: int = 64 * 1024):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from normalizer.ids import parse_identifier
 from normalizer.names import corporate_key, is_vietnamese_name, person_key
